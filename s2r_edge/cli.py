@@ -1,0 +1,235 @@
+"""The `s2r-edge` command line: build indexes, search by voice, run the demo, and build models.
+
+Results go to stdout (`--json` for machines); progress and logs to stderr. Exit 0 ok, 1 error, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from s2r_edge.errors import S2RError
+
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "s2r-edge"
+
+
+def _print_hits(hits: list, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+    for rank, h in enumerate(hits, 1):
+        text = h.text if len(h.text) <= 70 else h.text[:67] + "..."
+        print(f"  {rank:2d}. {h.score:.3f}  {h.id:<14} {text}", file=out)
+
+
+def cmd_index_build(args: argparse.Namespace) -> None:
+    from s2r_edge.index import build_index
+    from s2r_edge.texts import read_docs
+
+    index = build_index(read_docs(args.docs), args.out)
+    print(json.dumps({"index": str(args.out), "count": len(index), "dim": index.dim}) if args.json
+          else f"indexed {len(index)} docs into {args.out}")
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    from s2r_edge.runtime import Searcher
+
+    result = Searcher.load(args.index, args.model).search_wav(args.audio, k=args.k)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    _print_hits(result.hits)
+    print(f"end of speech -> hits {result.end_to_hits_ms:.1f} ms; {result.chunks} chunks encoded in "
+          f"{result.encode_ms:.1f} ms for {result.audio_s:.1f} s of audio")
+
+
+def demo_index() -> Path:
+    """The bundled demo corpus indexed in the user cache (rebuilt when missing, stale or damaged)."""
+    from s2r_edge.index import DocIndex, build_index
+    from s2r_edge.texts import DEMO_DOCS, read_docs
+
+    path = CACHE_DIR / "demo-index"
+    docs = read_docs(DEMO_DOCS)
+    try:
+        if DocIndex.load(path).docs == docs:
+            return path
+    except S2RError:
+        pass
+    print(f"building the demo index in {path}", file=sys.stderr)
+    build_index(docs, path)
+    return path
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    import soundfile as sf
+
+    from s2r_edge.runtime import Searcher
+    from s2r_edge.texts import DEMO_PROMPTS, read_texts
+    from s2r_edge.voices import DEMO_VOICE, Voice
+
+    searcher = Searcher.load(args.index or demo_index(), args.model)
+    voice = Voice.parse(args.voice)
+    info = searcher.encoder.info
+    print(f"model {searcher.encoder.path.name} v{info.model_version} ({info.chunk_samples / info.sample_rate * 1000:.0f} ms "
+          f"chunks) · index of {len(searcher.index)} docs · queries spoken by {voice.spec}\n")
+    latencies = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for text in read_texts(args.prompts or DEMO_PROMPTS):
+            wav = Path(tmp) / "query.wav"
+            sf.write(wav, voice.speak(text), info.sample_rate)
+            result = searcher.search_wav(wav, k=args.k)
+            latencies.append(result.end_to_hits_ms)
+            print(f'"{text}"  ({result.audio_s:.1f} s of speech)')
+            _print_hits(result.hits)
+            print(f"  end of speech -> hits {result.end_to_hits_ms:.1f} ms · {result.chunks} chunks in "
+                  f"{result.encode_ms:.1f} ms\n")
+    print(f"latency: end of speech -> top-{args.k} hits, median {statistics.median(latencies):.1f} ms "
+          f"over {len(latencies)} queries (int8 ExecuTorch, CPU)")
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    from s2r_edge.synth import SynthConfig, load_targets, save_targets, synthesize
+    from s2r_edge.voices import TRAIN_VOICES
+
+    voices = tuple(args.voices.split(",")) if args.voices else TRAIN_VOICES
+    cfg = SynthConfig(voices=voices, voices_per_text=args.voices_per_text, seed=args.seed, workers=args.workers)
+    if args.from_targets:
+        texts, targets = load_targets(args.from_targets)
+    else:
+        texts, targets = training_texts(args), None
+    if args.targets_out:
+        save_targets(texts, args.targets_out)
+        print(f"wrote {args.targets_out}: {len(texts)} texts with teacher vectors")
+        return
+    if not args.out:
+        raise S2RError("say where to write the dataset with --out (or --targets-out for texts only)")
+    data = synthesize(texts, cfg, targets)
+    data.save(Path(args.out))
+    hours = len(data.audio) / 16000 / 3600
+    print(f"wrote {args.out}: {len(data)} utterances of {len(data.texts)} texts, {hours:.2f} h of speech")
+
+
+def training_texts(args: argparse.Namespace) -> list[str]:
+    """Bundled app texts, extra files and WordNet sentences, minus any evaluation query text."""
+    import random
+
+    from s2r_edge.texts import bundled_training_texts, held_out_texts, normalise, read_texts, wordnet_sentences
+
+    texts = [] if args.no_bundled else bundled_training_texts()
+    for path in args.texts or []:
+        texts += read_texts(path)
+    if args.wordnet:
+        wn = wordnet_sentences()
+        texts += random.Random(args.seed).sample(wn, min(args.wordnet, len(wn)))
+    banned = held_out_texts()
+    kept = [t for t in texts if normalise(t) not in banned]
+    if len(kept) < len(texts):
+        print(f"dropped {len(texts) - len(kept)} texts that are evaluation queries", file=sys.stderr)
+    return kept
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from s2r_edge.model import ModelConfig
+    from s2r_edge.train import TrainConfig, train
+
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
+                      workers=args.workers)
+    train(args.data, args.out, cfg, ModelConfig(dim=args.dim))
+    print(f"wrote {args.out}")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from s2r_edge.export.pte import export_pte
+    from s2r_edge.model import load_checkpoint
+    from s2r_edge.synth import SynthConfig, synthesize
+    from s2r_edge.texts import TRAIN_QUERIES, read_texts
+
+    encoder, _ = load_checkpoint(args.checkpoint)
+    out = Path(args.out_dir)
+    texts = read_texts(TRAIN_QUERIES)[: args.calibration]  # training texts and training voices only
+    calib = synthesize(texts, SynthConfig(seed=1), progress=True)
+    sizes = {
+        "encoder_int8.pte": export_pte(encoder, out / "encoder_int8.pte", [calib.wav(i) for i in range(len(calib))]),
+        "encoder_fp32.pte": export_pte(encoder, out / "encoder_fp32.pte"),
+    }
+    for name, size in sizes.items():
+        print(f"{out / name}: {size / 1e6:.2f} MB")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="s2r-edge", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    idx = sub.add_parser("index", help="build document indexes").add_subparsers(dest="index_command", required=True)
+    b = idx.add_parser("build", help="embed a docs JSONL file with the teacher and write an index directory")
+    b.add_argument("--docs", required=True, type=Path, help='JSON Lines: {"id": str, "text": str, ...} per line')
+    b.add_argument("--out", required=True, type=Path, help="index directory to write (replaced atomically)")
+    b.add_argument("--json", action="store_true", help="machine-readable output")
+    b.set_defaults(func=cmd_index_build)
+
+    s = sub.add_parser("search", help="search an index with a spoken query file")
+    s.add_argument("--index", required=True, type=Path, help="index directory")
+    s.add_argument("--audio", required=True, type=Path, help="query audio (WAV/FLAC, any rate; mono or stereo)")
+    s.add_argument("--model", type=Path, default=None, help="encoder .pte (default: the shipped int8 model)")
+    s.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
+    s.add_argument("--json", action="store_true", help="print {hits: [{id, score, text}], ...} as JSON")
+    s.set_defaults(func=cmd_search)
+
+    d = sub.add_parser("demo", help="speak the demo queries with a training voice, search the demo corpus")
+    d.add_argument("--index", type=Path, default=None, help="index directory (default: the bundled demo corpus)")
+    d.add_argument("--model", type=Path, default=None, help="encoder .pte (default: shipped int8)")
+    d.add_argument("--prompts", type=Path, default=None, help="text file, one query per line")
+    d.add_argument("--voice", default="espeak:en-us+f2", help="TTS voice spec (default: espeak:en-us+f2)")
+    d.add_argument("-k", type=int, default=3, help="hits shown per query (default 3)")
+    d.set_defaults(func=cmd_demo)
+
+    sy = sub.add_parser("synth", help="speak training texts with the training voices into a dataset .npz")
+    sy.add_argument("--out", type=Path, help="dataset file to write (.npz)")
+    sy.add_argument("--targets-out", type=Path, help="write only texts and teacher vectors (.npz), no audio")
+    sy.add_argument("--from-targets", type=Path, help="speak the texts of a --targets-out file (no teacher needed)")
+    sy.add_argument("--workers", type=int, default=4, help="parallel TTS processes (default 4)")
+    sy.add_argument("--texts", action="append", type=Path, help="extra text file (.txt lines or .jsonl 'text'); repeatable")
+    sy.add_argument("--wordnet", type=int, default=0, help="add this many WordNet example sentences (default 0)")
+    sy.add_argument("--no-bundled", action="store_true", help="leave out the bundled app-style training texts")
+    sy.add_argument("--voices", default=None, help="comma-separated voice specs (default: the training voices)")
+    sy.add_argument("--voices-per-text", type=int, default=1, help="voices speaking each text (default 1)")
+    sy.add_argument("--seed", type=int, default=0)
+    sy.set_defaults(func=cmd_synth)
+
+    t = sub.add_parser("train", help="distil the streaming student from a synth dataset (resumes if interrupted)")
+    t.add_argument("--data", required=True, type=Path, help="dataset from `s2r-edge synth`")
+    t.add_argument("--out", required=True, type=Path, help="checkpoint to write (.pt)")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=48)
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--dim", type=int, default=192, help="encoder width")
+    t.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    t.add_argument("--workers", type=int, default=0, help="DataLoader processes for augmentation (default 0)")
+    t.add_argument("--seed", type=int, default=0)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("export", help="write int8 and fp32 ExecuTorch programs from a checkpoint")
+    e.add_argument("--checkpoint", required=True, type=Path, help="checkpoint from `s2r-edge train`")
+    e.add_argument("--out-dir", required=True, type=Path, help="folder for encoder_int8.pte and encoder_fp32.pte")
+    e.add_argument("--calibration", type=int, default=200, help="training utterances for int8 calibration")
+    e.set_defaults(func=cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except S2RError as exc:
+        print(f"s2r-edge: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("s2r-edge: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""The streaming student: raw 16 kHz PCM -> log-mel -> causal conv encoder -> pooled, normalised query vector.
+
+Everything the device needs is inside the module, so the exported program takes raw float PCM.
+`step(chunk, *state) -> (embedding, *state)` processes one fixed chunk; `forward(wav)` runs a whole
+(padded) batch and gives the same embedding as stepping through the utterance chunk by chunk.
+State is a flat tuple of tensors of fixed shapes (`state_shapes`) that starts from zeros.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from s2r_edge.errors import S2RError
+
+CHARS = " abcdefghijklmnopqrstuvwxyz'"  # CTC alphabet; index 0 is the blank
+SCORE_BOUND = 8.0  # attention-pooling scores live in [-8, 8] so exp() never under- or overflows
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Sizes of the student; stored inside every checkpoint and exported program."""
+
+    sample_rate: int = 16000
+    chunk_samples: int = 2560  # 160 ms per step
+    n_fft: int = 400  # 25 ms analysis window
+    hop: int = 160  # 10 ms between mel frames
+    n_mels: int = 64
+    stack: int = 2  # mel frames stacked into one encoder frame (20 ms)
+    dim: int = 192
+    dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4, 1, 2)
+    kernel: int = 5
+    emb_dim: int = 384  # the teacher's space
+    version: str = "0.1.0"
+    teacher: str = "all-MiniLM-L6-v2"
+
+    @property
+    def frames_per_chunk(self) -> int:
+        return self.chunk_samples // self.hop  # 16
+
+    def __post_init__(self) -> None:
+        if self.chunk_samples % (self.hop * self.stack):
+            raise ValueError("chunk_samples must be a multiple of hop * stack")
+
+
+def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int) -> np.ndarray:
+    """Slaney-style triangular mel filters, shape (n_fft // 2 + 1, n_mels)."""
+
+    def hz_to_mel(f: np.ndarray) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    mels = np.linspace(hz_to_mel(np.array(20.0)), hz_to_mel(np.array(sample_rate / 2 - 200)), n_mels + 2)
+    edges = 700.0 * (10 ** (mels / 2595.0) - 1.0)
+    fb = np.zeros((len(freqs), n_mels), dtype=np.float32)
+    for m in range(n_mels):
+        lo, mid, hi = edges[m], edges[m + 1], edges[m + 2]
+        fb[:, m] = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
+    return fb
+
+
+class LogMel(nn.Module):
+    """Log-mel front end as a strided convolution with a fixed windowed-DFT kernel (exportable, no stft op)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        n_freq = cfg.n_fft // 2 + 1
+        t = np.arange(cfg.n_fft)
+        window = 0.5 - 0.5 * np.cos(2 * np.pi * t / cfg.n_fft)
+        k = np.arange(n_freq)[:, None]
+        angle = 2 * np.pi * k * t[None, :] / cfg.n_fft
+        basis = np.concatenate([np.cos(angle), -np.sin(angle)]) * window  # (2 * n_freq, n_fft)
+        self.hop = cfg.hop
+        self.n_freq = n_freq
+        self.register_buffer("basis", torch.tensor(basis, dtype=torch.float32).unsqueeze(1))
+        self.register_buffer("fbank", torch.tensor(mel_filterbank(cfg.n_fft, cfg.n_mels, cfg.sample_rate)))
+        self.register_buffer("mean", torch.zeros(cfg.n_mels))  # set from training audio (`set_norm`)
+        self.register_buffer("std", torch.ones(cfg.n_mels))
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """audio (B, n_fft - hop + n * hop) -> normalised log-mel (B, n, n_mels)."""
+        spec = F.conv1d(audio.unsqueeze(1), self.basis, stride=self.hop)  # (B, 2 * n_freq, n)
+        re, im = spec[:, : self.n_freq], spec[:, self.n_freq :]
+        power = (re * re + im * im).transpose(1, 2)  # (B, n, n_freq)
+        logmel = torch.log(power @ self.fbank + 1e-6)
+        return (logmel - self.mean) / self.std
+
+
+def mask_mel(mel: torch.Tensor, n_freq: int = 2, max_freq: int = 10, n_time: int = 4, max_time: int = 20) -> torch.Tensor:
+    """SpecAugment: zero (the normalised mean) `n_freq` random mel bands and `n_time` random time spans per row."""
+    b, n, m = mel.shape
+    keep = torch.ones_like(mel, dtype=torch.bool)
+    bins = torch.arange(m, device=mel.device)[None, :]
+    frames = torch.arange(n, device=mel.device)[None, :]
+    for _ in range(n_freq):
+        width = torch.randint(0, max_freq + 1, (b, 1), device=mel.device)
+        start = (torch.rand(b, 1, device=mel.device) * (m - width)).long()
+        keep &= ~((bins >= start) & (bins < start + width))[:, None, :]
+    for _ in range(n_time):
+        width = torch.randint(0, max_time + 1, (b, 1), device=mel.device)
+        start = (torch.rand(b, 1, device=mel.device) * (n - width).clamp(min=1)).long()
+        keep &= ~((frames >= start) & (frames < start + width))[:, :, None]
+    return mel * keep
+
+
+class CausalBlock(nn.Module):
+    """Pre-norm residual block: causal dilated depthwise conv, then a position-wise feed-forward."""
+
+    def __init__(self, dim: int, kernel: int, dilation: int, dropout: float) -> None:
+        super().__init__()
+        self.context = (kernel - 1) * dilation  # past frames this block must remember
+        self.dilation = dilation
+        self.norm = nn.LayerNorm(dim)
+        # Depthwise causal conv written as shifted multiply-adds: it stays fp32 and exports as plain
+        # elementwise ops (XNNPACK's int8 depthwise conv1d path rejects a float weight beside int8 input).
+        self.conv_weight = nn.Parameter(torch.randn(kernel, dim) / math.sqrt(kernel))
+        self.conv_bias = nn.Parameter(torch.zeros(dim))
+        self.ff = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, cache: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, L, D), cache (B, context, D) -> (B, L, D), new cache."""
+        y = torch.cat([cache, self.norm(x)], dim=1)  # (B, context + L, D)
+        n = x.shape[1]
+        conv = self.conv_bias
+        for j in range(self.conv_weight.shape[0]):
+            conv = conv + y[:, j * self.dilation : j * self.dilation + n] * self.conv_weight[j]
+        x = x + self.drop(conv)
+        return x + self.drop(self.ff(x)), y[:, y.shape[1] - self.context :]
+
+
+class StreamingEncoder(nn.Module):
+    """The student. Use `step` for streaming (what is exported) and `forward` for training."""
+
+    def __init__(self, cfg: ModelConfig, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.frontend = LogMel(cfg)
+        self.inp = nn.Linear(cfg.stack * cfg.n_mels, cfg.dim)
+        self.blocks = nn.ModuleList(CausalBlock(cfg.dim, cfg.kernel, d, dropout) for d in cfg.dilations)
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.score = nn.Linear(cfg.dim, 1)
+        self.proj = nn.Linear(cfg.dim, cfg.emb_dim)
+        self.ctc = nn.Linear(cfg.dim, len(CHARS) + 1)  # training-only head, not exported
+
+    def state_shapes(self, batch: int = 1) -> list[tuple[int, ...]]:
+        """Shapes of the streaming state: audio tail, one cache per block, then pooling max, sum, accumulator."""
+        cfg = self.cfg
+        return [
+            (batch, cfg.n_fft - cfg.hop),
+            *[(batch, b.context, cfg.dim) for b in self.blocks],
+            (batch, 1),
+            (batch, 1),
+            (batch, cfg.dim),
+        ]
+
+    def initial_state(self, batch: int = 1) -> list[torch.Tensor]:
+        return [torch.zeros(s) for s in self.state_shapes(batch)]
+
+    def _encode(
+        self, audio: torch.Tensor, caches: list[torch.Tensor], spec_augment: bool = False
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Audio with its left context -> encoder frames (B, L, D) and the new conv caches."""
+        mel = self.frontend(audio)
+        if spec_augment:
+            mel = mask_mel(mel)
+        b, n, m = mel.shape
+        x = self.inp(mel.reshape(b, n // self.cfg.stack, self.cfg.stack * m))
+        new_caches = []
+        for block, cache in zip(self.blocks, caches):
+            x, cache = block(x, cache)
+            new_caches.append(cache)
+        return self.norm(x), new_caches
+
+    def _pool(
+        self, x: torch.Tensor, m: torch.Tensor, s: torch.Tensor, acc: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Running softmax attention pooling (log-sum-exp with a running max), exact across chunks."""
+        score = SCORE_BOUND * torch.tanh(self.score(x) / SCORE_BOUND)  # (B, L, 1)
+        if mask is not None:
+            score = score.masked_fill(~mask.unsqueeze(2), -SCORE_BOUND)
+        new_m = torch.maximum(m, score.amax(dim=1))
+        w = torch.exp(score - new_m.unsqueeze(1))
+        if mask is not None:
+            w = w * mask.unsqueeze(2)
+        decay = torch.exp(m - new_m)
+        return new_m, s * decay + w.sum(dim=1), acc * decay + (w * x).sum(dim=1)
+
+    def _embed(self, s: torch.Tensor, acc: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.proj(acc / s), dim=-1)
+
+    def step(self, chunk: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """chunk (B, chunk_samples) + state -> (embedding (B, emb_dim), *new state)."""
+        tail, caches, (m, s, acc) = state[0], list(state[1:-3]), state[-3:]
+        audio = torch.cat([tail, chunk], dim=1)
+        new_tail = audio[:, audio.shape[1] - tail.shape[1] :]
+        x, caches = self._encode(audio, caches)
+        m, s, acc = self._pool(x, m, s, acc)
+        return (self._embed(s, acc), new_tail, *caches, m, s, acc)
+
+    def forward(
+        self, wav: torch.Tensor, lengths: torch.Tensor | None = None, spec_augment: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """wav (B, T) zero-padded, T a multiple of hop * stack -> (embedding (B, emb_dim), CTC log-probs (B, L, V)).
+
+        With `lengths` (samples per row), frames past each row's end are left out of the pooling.
+        `spec_augment` masks random mel bands and time spans (training only).
+        """
+        state = [t.to(wav.device) for t in self.initial_state(wav.shape[0])]
+        x, _ = self._encode(torch.cat([state[0], wav], dim=1), state[1:-3], spec_augment)
+        mask = None
+        if lengths is not None:
+            frame = self.cfg.hop * self.cfg.stack
+            n_valid = torch.div(lengths + frame - 1, frame, rounding_mode="floor")
+            mask = torch.arange(x.shape[1], device=wav.device)[None, :] < n_valid[:, None]
+        _, s, acc = self._pool(x, *state[-3:], mask=mask)
+        return self._embed(s, acc), self.ctc(x).log_softmax(-1)
+
+
+class StepModule(nn.Module):
+    """Wraps `StreamingEncoder.step` as `forward`, the signature that is exported."""
+
+    def __init__(self, encoder: StreamingEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, chunk: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.encoder.step(chunk, *state)
+
+
+def save_checkpoint(encoder: StreamingEncoder, path: Path, **extra: object) -> None:
+    """Save weights and config (plus training bookkeeping in `extra`) atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    cfg = asdict(encoder.cfg)
+    torch.save({"config": cfg, "state_dict": encoder.state_dict(), **extra}, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> tuple[StreamingEncoder, dict]:
+    """Load an eager student from a checkpoint written by `save_checkpoint`; returns it (eval mode) and the raw dict."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        cfg = ModelConfig(**{**ckpt["config"], "dilations": tuple(ckpt["config"]["dilations"])})
+        encoder = StreamingEncoder(cfg)
+        encoder.load_state_dict(ckpt["state_dict"])
+    except (OSError, KeyError, RuntimeError, TypeError, EOFError) as exc:
+        raise S2RError(f"{path}: not a usable s2r-edge checkpoint ({exc})") from None
+    return encoder.eval(), ckpt
+
+
+def text_to_labels(text: str) -> list[int]:
+    """Characters of a transcript as CTC targets (1-based; unknown characters dropped, spaces collapsed)."""
+    text = " ".join(text.lower().split())
+    return [CHARS.index(c) + 1 for c in text if c in CHARS]
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+

@@ -1,0 +1,126 @@
+"""Spoken training data: texts spoken by several TTS voices, stored with the teacher's vector of each text.
+
+A dataset is one `.npz`: `audio` (all utterances as int16, concatenated), `offsets` (n + 1), `text_ids` (n),
+`voices` (n), `texts` (m unique texts) and `targets` (m, 384) float16 teacher vectors.
+"""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from s2r_edge.errors import S2RError
+from s2r_edge.voices import TRAIN_VOICES, Voice
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """How texts become speech."""
+
+    voices: tuple[str, ...] = TRAIN_VOICES
+    voices_per_text: int = 1  # each text is spoken by this many different voices
+    speed: tuple[float, float] = (0.8, 1.3)  # uniform range of speaking rate factors
+    pitch: tuple[float, float] = (0.8, 1.25)  # uniform range of pitch factors
+    workers: int = 4  # parallel TTS processes
+    seed: int = 0
+
+
+@dataclass
+class SpeechSet:
+    """An in-memory spoken dataset (see module docstring for the fields)."""
+
+    audio: np.ndarray
+    offsets: np.ndarray
+    text_ids: np.ndarray
+    voices: np.ndarray
+    texts: np.ndarray
+    targets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.text_ids)
+
+    def wav(self, i: int) -> np.ndarray:
+        """Utterance i as float32 in [-1, 1]."""
+        return self.audio[self.offsets[i] : self.offsets[i + 1]].astype(np.float32) / 32768.0
+
+    def text(self, i: int) -> str:
+        return str(self.texts[self.text_ids[i]])
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **{k: getattr(self, k) for k in ("audio", "offsets", "text_ids", "voices", "texts", "targets")})
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> SpeechSet:
+        path = Path(path)
+        if not path.is_file():
+            raise S2RError(f"{path}: no such dataset; make one with `s2r-edge synth`")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return cls(**{k: z[k] for k in ("audio", "offsets", "text_ids", "voices", "texts", "targets")})
+        except (OSError, KeyError, ValueError) as exc:
+            raise S2RError(f"{path}: not a readable s2r-edge dataset ({exc})") from None
+
+
+def save_targets(texts: list[str], path: Path) -> None:
+    """Texts with their teacher vectors (float16), so synthesis can run where the teacher is not installed."""
+    from s2r_edge.teacher import embed_texts
+
+    texts = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+    np.savez_compressed(path, texts=np.array(texts), targets=embed_texts(texts, progress=True).astype(np.float16))
+
+
+def load_targets(path: Path) -> tuple[list[str], np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return [str(t) for t in z["texts"]], z["targets"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise S2RError(f"{path}: not a texts-and-targets file from `s2r-edge synth --targets-out` ({exc})") from None
+
+
+def synthesize(
+    texts: list[str], cfg: SynthConfig = SynthConfig(), targets: np.ndarray | None = None, progress: bool = True
+) -> SpeechSet:
+    """Speak every text with `voices_per_text` voices at random speed and pitch; attach teacher targets
+    (computed here unless given, one row per text)."""
+    if targets is None:
+        texts = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+    if not texts:
+        raise S2RError("no usable texts to synthesize")
+    voices = [Voice.parse(v) for v in cfg.voices]  # fail before any work if a voice is missing
+    if cfg.voices_per_text > len(voices):
+        raise S2RError(f"voices_per_text={cfg.voices_per_text} but only {len(voices)} voices are given")
+    rng = random.Random(cfg.seed)
+    jobs = [
+        (i, v, rng.uniform(*cfg.speed), rng.uniform(*cfg.pitch))
+        for i in range(len(texts))
+        for v in rng.sample(voices, cfg.voices_per_text)
+    ]
+
+    def run(job: tuple[int, Voice, float, float]) -> np.ndarray:
+        i, voice, speed, pitch = job
+        wav = voice.speak(texts[i], speed=speed, pitch=pitch)
+        peak = float(np.abs(wav).max()) or 1.0
+        return (np.clip(wav / max(peak, 1.0), -1, 1) * 32767).astype(np.int16)
+
+    from s2r_edge.teacher import embed_texts
+
+    with ThreadPoolExecutor(cfg.workers) as pool:
+        wavs = list(tqdm(pool.map(run, jobs), total=len(jobs), desc="synth", disable=not progress))
+    offsets = np.zeros(len(wavs) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(w) for w in wavs])
+    return SpeechSet(
+        audio=np.concatenate(wavs),
+        offsets=offsets,
+        text_ids=np.array([j[0] for j in jobs], dtype=np.int32),
+        voices=np.array([j[1].spec for j in jobs]),
+        texts=np.array(texts),
+        targets=(embed_texts(texts, progress=progress) if targets is None else targets).astype(np.float16),
+    )

@@ -1,0 +1,141 @@
+"""Text inputs: the docs and queries JSON Lines files of DESIGN.md, and training sentences from WordNet."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from s2r_edge.errors import S2RError
+
+WORDNET_DIR = Path("/usr/share/wordnet")  # Debian package wordnet-base (WordNet 3.0 licence)
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One searchable document: a unique `id`, the `text` that is embedded, and any other fields as `meta`."""
+
+    id: str
+    text: str
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Query:
+    """One labelled spoken query: its `audio` path (may be empty), `text` transcript and `relevant` doc ids."""
+
+    audio: str
+    text: str
+    relevant: tuple[str, ...]
+
+
+def _json_lines(path: Path) -> list[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; a malformed line is an error naming file and line."""
+    if not path.is_file():
+        raise S2RError(f"{path}: no such file")
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise S2RError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise S2RError(f"{path}:{n}: expected a JSON object per line")
+            rows.append((n, obj))
+    if not rows:
+        raise S2RError(f"{path}: no lines; expected one JSON object per line")
+    return rows
+
+
+def read_docs(path: str | Path) -> list[Doc]:
+    """Read a docs file: one `{"id": str, "text": str, ...}` per line; ids must be unique and texts non-empty."""
+    path = Path(path)
+    docs, seen = [], set()
+    for n, obj in _json_lines(path):
+        doc_id, text = obj.get("id"), obj.get("text")
+        if not isinstance(doc_id, str) or not doc_id:
+            raise S2RError(f"{path}:{n}: missing or non-string \"id\"")
+        if not isinstance(text, str) or not text.strip():
+            raise S2RError(f"{path}:{n}: missing or empty \"text\"")
+        if doc_id in seen:
+            raise S2RError(f"{path}:{n}: duplicate id {doc_id!r}")
+        seen.add(doc_id)
+        docs.append(Doc(doc_id, text, {k: v for k, v in obj.items() if k not in ("id", "text")}))
+    return docs
+
+
+def read_queries(path: str | Path, need_audio: bool = True) -> list[Query]:
+    """Read a queries file: `{"audio": path, "text": str, "relevant": [ids]}` per line; audio is resolved
+    against the file's folder and must exist when `need_audio`."""
+    path = Path(path)
+    queries = []
+    for n, obj in _json_lines(path):
+        text, relevant, audio = obj.get("text", ""), obj.get("relevant"), obj.get("audio", "")
+        if not isinstance(text, str):
+            raise S2RError(f"{path}:{n}: \"text\" must be a string")
+        if not isinstance(relevant, list) or not relevant or not all(isinstance(r, str) for r in relevant):
+            raise S2RError(f"{path}:{n}: \"relevant\" must be a non-empty list of doc ids")
+        if need_audio:
+            if not isinstance(audio, str) or not audio:
+                raise S2RError(f"{path}:{n}: missing \"audio\"")
+            audio = str(path.parent / audio)
+            if not Path(audio).is_file():
+                raise S2RError(f"{path}:{n}: audio file {audio} does not exist")
+        queries.append(Query(audio, text, tuple(relevant)))
+    return queries
+
+
+def wordnet_sentences(wordnet_dir: Path = WORDNET_DIR) -> list[str]:
+    """The example sentences quoted in WordNet's glosses (about 48k short, human-written phrases), deduplicated."""
+    files = [wordnet_dir / f"data.{pos}" for pos in ("noun", "verb", "adj", "adv")]
+    if not all(f.is_file() for f in files):
+        raise S2RError(f"WordNet not found under {wordnet_dir}: install the Debian package wordnet-base")
+    seen: dict[str, None] = {}
+    for f in files:
+        for line in f.read_text(encoding="latin-1").splitlines():
+            if line.startswith("  ") or "|" not in line:
+                continue
+            for s in re.findall(r'"([^"]{10,120})"', line.split("|", 1)[1]):
+                seen.setdefault(" ".join(s.split()), None)
+    return list(seen)
+
+
+def read_texts(path: str | Path) -> list[str]:
+    """Training texts from a file: the "text" of each line of a .jsonl, else each non-blank line; never empty."""
+    path = Path(path)
+    if path.suffix == ".jsonl":
+        lines = [obj.get("text", "") for _, obj in _json_lines(path)]
+    elif path.is_file():
+        lines = path.read_text(encoding="utf-8").splitlines()
+    else:
+        raise S2RError(f"{path}: no such file")
+    texts = [" ".join(t.split()) for t in lines if isinstance(t, str) and t.strip()]
+    if not texts:
+        raise S2RError(f"{path}: no usable lines of text")
+    return texts
+
+
+DATA_DIR = Path(__file__).parent / "data"
+DEMO_DOCS = DATA_DIR / "demo_docs.jsonl"
+DEMO_QUERIES = DATA_DIR / "demo_queries.jsonl"  # test texts: never trained on
+TRAIN_QUERIES = DATA_DIR / "train_queries.jsonl"
+DEMO_PROMPTS = DATA_DIR / "demo_prompts.txt"
+
+
+def bundled_training_texts() -> list[str]:
+    """App-style texts shipped with the package: the training queries and the demo docs' titles."""
+    return read_texts(TRAIN_QUERIES) + [str(d.meta.get("title", "")) for d in read_docs(DEMO_DOCS) if d.meta.get("title")]
+
+
+def normalise(text: str) -> str:
+    """Lowercase words without punctuation: the form used to compare texts across splits."""
+    return " ".join(re.sub(r"[^a-z0-9' ]", " ", text.lower()).split())
+
+
+def held_out_texts() -> set[str]:
+    """Normalised texts of the evaluation queries, which must never be trained on."""
+    return {normalise(q.text) for q in read_queries(DEMO_QUERIES, need_audio=False)}

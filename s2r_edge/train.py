@@ -1,0 +1,235 @@
+"""Distillation: teach the streaming student to put speech where the text teacher puts its transcript.
+
+Loss = (1 - cosine to the teacher vector) + contrastive InfoNCE against the other texts in the batch
++ an auxiliary character CTC head on the encoder frames (DESIGN.md: without it the student memorises texts
+instead of learning to hear). Audio is augmented on the fly: gain, leading silence, white/pink noise.
+Checkpoints after every epoch; a rerun with the same `out` resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from s2r_edge.errors import S2RError
+from s2r_edge.model import ModelConfig, StreamingEncoder, load_checkpoint, n_params, save_checkpoint, text_to_labels
+from s2r_edge.synth import SpeechSet
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and augmentation settings."""
+
+    epochs: int = 10
+    batch_size: int = 48
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    temperature: float = 0.05  # InfoNCE softmax temperature
+    contrastive_weight: float = 1.0
+    ctc_weight: float = 0.5
+    dropout: float = 0.1
+    noise_prob: float = 0.5  # share of utterances that get white or pink noise
+    snr_db: tuple[float, float] = (0.0, 30.0)
+    gain_db: tuple[float, float] = (-18.0, 6.0)
+    max_lead_s: float = 0.5  # random leading silence
+    dev_fraction: float = 0.05  # texts held out to report generalisation
+    seed: int = 0
+    device: str = "auto"  # cuda when available, else cpu
+    workers: int = 0  # DataLoader processes preparing augmented batches (0: in the training process)
+
+
+def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    """1/f noise by shaping white noise in the frequency domain; unit RMS."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    spec /= np.sqrt(np.maximum(np.arange(len(spec)), 1))
+    x = np.fft.irfft(spec, n)
+    return x / (np.sqrt(np.mean(x**2)) + 1e-9)
+
+
+def augment(wav: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, sample_rate: int = 16000) -> np.ndarray:
+    """Leading silence, additive white/pink noise at a random SNR, then a random gain."""
+    lead = np.zeros(int(rng.uniform(0, cfg.max_lead_s) * sample_rate), dtype=np.float32)
+    wav = np.concatenate([lead, wav])
+    if rng.random() < cfg.noise_prob:
+        noise = pink_noise(len(wav), rng) if rng.random() < 0.5 else rng.standard_normal(len(wav))
+        power = np.mean(wav**2) + 1e-9
+        snr = rng.uniform(*cfg.snr_db)
+        wav = wav + noise * np.sqrt(power / 10 ** (snr / 10)) / (np.sqrt(np.mean(noise**2)) + 1e-9)
+    wav = wav * 10 ** (rng.uniform(*cfg.gain_db) / 20)
+    return np.clip(wav, -1, 1).astype(np.float32)
+
+
+def collate(wavs: list[np.ndarray], multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zero-pad to a common length, a multiple of `multiple` samples."""
+    n = max(len(w) for w in wavs)
+    n = -(-n // multiple) * multiple
+    out = np.zeros((len(wavs), n), dtype=np.float32)
+    for i, w in enumerate(wavs):
+        out[i, : len(w)] = w
+    return torch.from_numpy(out), torch.tensor([len(w) for w in wavs])
+
+
+def batches(indices: list[int], lengths: np.ndarray, size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of similar length (less padding), in random order."""
+    order = sorted(indices, key=lambda i: lengths[i] + rng.random() * 8000)
+    out = [order[i : i + size] for i in range(0, len(order), size)]
+    rng.shuffle(out)
+    return out
+
+
+class AugmentedBatches(torch.utils.data.Dataset):
+    """Batch i of `plan`, augmented and padded; a Dataset so DataLoader workers can prepare batches in parallel."""
+
+    def __init__(self, data: SpeechSet, plan: list[list[int]], cfg: TrainConfig, multiple: int, epoch: int) -> None:
+        self.data, self.plan, self.cfg, self.multiple, self.epoch = data, plan, cfg, multiple, epoch
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng((self.cfg.seed, self.epoch, i))
+        batch = self.plan[i]
+        wavs = [augment(self.data.wav(j), self.cfg, rng) for j in batch]
+        wav, lens = collate(wavs, self.multiple)
+        return wav, lens, torch.from_numpy(self.data.text_ids[batch].astype(np.int64))
+
+
+def set_norm(encoder: StreamingEncoder, data: SpeechSet, n: int = 200) -> None:
+    """Set the front end's log-mel mean/std from `n` training utterances (fixed, so it streams)."""
+    fe = encoder.frontend
+    fe.mean.zero_()
+    fe.std.fill_(1.0)
+    with torch.no_grad():
+        mels = [fe(torch.from_numpy(data.wav(i))[None, :]).reshape(-1, fe.mean.numel()) for i in range(min(n, len(data)))]
+    mel = torch.cat(mels)
+    fe.mean.copy_(mel.mean(0))
+    fe.std.copy_(mel.std(0).clamp(min=1e-3))
+
+
+def distill_loss(
+    encoder: StreamingEncoder,
+    wav: torch.Tensor,
+    lengths: torch.Tensor,
+    targets: torch.Tensor,
+    text_ids: torch.Tensor,
+    labels: list[list[int]],
+    cfg: TrainConfig,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The three-part loss on one batch; returns it and its parts for logging."""
+    emb, logp = encoder(wav, lengths, spec_augment=encoder.training)
+    cos = (emb * targets).sum(-1)
+    logits = emb @ targets.T / cfg.temperature
+    same_text = text_ids[:, None] == text_ids[None, :]
+    logits = logits.masked_fill(same_text & ~torch.eye(len(emb), dtype=torch.bool, device=emb.device), -1e4)
+    nce = F.cross_entropy(logits, torch.arange(len(emb), device=emb.device))
+    frame = encoder.cfg.hop * encoder.cfg.stack
+    in_lens = torch.div(lengths + frame - 1, frame, rounding_mode="floor")
+    flat = torch.tensor([c for seq in labels for c in seq], dtype=torch.long)
+    ctc = F.ctc_loss(
+        logp.transpose(0, 1).float(), flat, in_lens, torch.tensor([len(s) for s in labels]), zero_infinity=True
+    )
+    loss = (1 - cos).mean() + cfg.contrastive_weight * nce + cfg.ctc_weight * ctc
+    return loss, {"cos": cos.mean().item(), "nce": nce.item(), "ctc": ctc.item()}
+
+
+def split_by_text(data: SpeechSet, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Utterance indices for train and dev, split by text so dev texts are unseen."""
+    n_texts = len(data.texts)
+    dev_texts = set(random.Random(seed).sample(range(n_texts), max(1, int(n_texts * fraction))))
+    train = [i for i in range(len(data)) if data.text_ids[i] not in dev_texts]
+    dev = [i for i in range(len(data)) if data.text_ids[i] in dev_texts]
+    return train, dev
+
+
+def train(
+    data_path: str | Path, out: str | Path, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig = ModelConfig()
+) -> StreamingEncoder:
+    """Train (or resume) a student on the dataset at `data_path`; the best checkpoint so far is kept at `out`."""
+    data = SpeechSet.load(data_path)
+    out = Path(out)
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if cfg.device == "auto" else cfg.device))
+    torch.manual_seed(cfg.seed)
+    train_idx, dev_idx = split_by_text(data, cfg.dev_fraction, cfg.seed)
+    if not train_idx:
+        raise S2RError(f"{data_path}: no training utterances")
+    lengths = np.diff(data.offsets)
+    steps_per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
+
+    resume = out.with_name(out.stem + ".resume.pt")
+    start_epoch = 0
+    if resume.is_file():
+        encoder, ckpt = load_checkpoint(resume)
+        start_epoch = ckpt["epoch"] + 1
+        print(f"resuming from {resume} after epoch {ckpt['epoch'] + 1}", flush=True)
+    else:
+        encoder = StreamingEncoder(model_cfg)
+        set_norm(encoder, data)
+        ckpt = {}
+    encoder.to(device)
+    for block in encoder.blocks:
+        block.drop.p = cfg.dropout
+    opt = torch.optim.AdamW(encoder.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = cfg.epochs * steps_per_epoch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.1)
+    if "optimizer" in ckpt:
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+    print(f"student: {n_params(encoder) / 1e6:.2f} M params; {len(train_idx)} train / {len(dev_idx)} dev "
+          f"utterances; device {device}", flush=True)
+
+    targets = torch.from_numpy(data.targets.astype(np.float32))
+    labels = [text_to_labels(str(t)) for t in data.texts]
+    multiple = encoder.cfg.hop * encoder.cfg.stack
+    for epoch in range(start_epoch, cfg.epochs):
+        encoder.train()
+        t0 = time.time()
+        plan = batches(train_idx, lengths, cfg.batch_size, random.Random(cfg.seed + epoch))
+        loader = torch.utils.data.DataLoader(
+            AugmentedBatches(data, plan, cfg, multiple, epoch), batch_size=None, shuffle=False,
+            num_workers=cfg.workers, persistent_workers=False,
+        )
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", mininterval=10)
+        for wav, lens, tids in bar:
+            loss, parts = distill_loss(
+                encoder, wav.to(device), lens.to(device), targets[tids].to(device), tids.to(device),
+                [labels[t] for t in tids.tolist()], cfg,
+            )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(encoder.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            bar.set_postfix(loss=f"{loss.item():.3f}", **{k: f"{v:.3f}" for k, v in parts.items()})
+        dev_cos = evaluate_cos(encoder, data, dev_idx, multiple, device)
+        print(f"epoch {epoch + 1}: dev cosine to teacher {dev_cos:.3f} ({time.time() - t0:.0f} s)", flush=True)
+        encoder.cpu()
+        save_checkpoint(encoder, resume, epoch=epoch, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+                        train_config=asdict(cfg), dev_cos=dev_cos)
+        encoder.to(device)
+    encoder.cpu().eval()
+    save_checkpoint(encoder, out, train_config=asdict(cfg), data=str(data_path))
+    resume.unlink(missing_ok=True)
+    return encoder
+
+
+@torch.no_grad()
+def evaluate_cos(encoder: StreamingEncoder, data: SpeechSet, idx: list[int], multiple: int, device: torch.device) -> float:
+    """Mean cosine between the student's clean-audio embedding and the teacher vector, over `idx`."""
+    encoder.eval()
+    cos = []
+    for start in range(0, len(idx), 64):
+        batch = idx[start : start + 64]
+        wav, lens = collate([data.wav(i) for i in batch], multiple)
+        emb, _ = encoder(wav.to(device), lens.to(device))
+        tgt = torch.from_numpy(data.targets[data.text_ids[batch]].astype(np.float32)).to(device)
+        cos.append((emb * tgt).sum(-1).cpu())
+    return float(torch.cat(cos).mean()) if cos else float("nan")

@@ -1,0 +1,97 @@
+"""The `s2r-edge` command end to end, as a user runs it: real TTS speech, real index, the shipped .pte."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from s2r_edge.runtime import Searcher
+from s2r_edge.texts import DEMO_DOCS
+from s2r_edge.voices import DEMO_VOICE, Voice
+
+CHANCE_MRR_120 = sum(1 / r for r in range(1, 11)) / 120  # random ranking of 120 docs: 0.024
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "s2r_edge.cli", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_index_build_then_search_json(tmp_path, query_wav):
+    built = cli("index", "build", "--docs", str(DEMO_DOCS), "--out", str(tmp_path / "idx"), "--json")
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["count"] == 120
+    found = cli("search", "--index", str(tmp_path / "idx"), "--audio", str(query_wav), "--json", "-k", "4")
+    assert found.returncode == 0, found.stderr
+    result = json.loads(found.stdout)
+    assert len(result["hits"]) == 4
+    for hit in result["hits"]:
+        assert isinstance(hit["id"], str) and isinstance(hit["text"], str) and -1 <= hit["score"] <= 1
+    scores = [h["score"] for h in result["hits"]]
+    assert scores == sorted(scores, reverse=True)
+    assert result["end_to_hits_ms"] > 0
+
+
+def test_beats_chance_on_held_out_queries(index_dir, demo_queries):
+    """Held-out query texts (never trained on) spoken by a training voice: MRR@10 well above chance."""
+    searcher, voice = Searcher.load(index_dir), Voice.parse(DEMO_VOICE)
+    rr = []
+    for q in demo_queries[::3]:
+        ids = [h.id for h in searcher.search_samples(voice.speak(q.text), k=10).hits]
+        rr.append(next((1 / r for r, i in enumerate(ids, 1) if i in q.relevant), 0.0))
+    mrr = float(np.mean(rr))
+    print(f"MRR@10 {mrr:.3f} on {len(rr)} held-out queries (chance {CHANCE_MRR_120:.3f})")
+    assert mrr > 3 * CHANCE_MRR_120
+
+
+def write(path, samples, rate):
+    sf.write(path, samples, rate)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p, s: p / "missing.wav", "no such audio file"),
+        (lambda p, s: write(p / "empty.wav", np.zeros(0, dtype=np.float32), 16000), "empty"),
+        (lambda p, s: (p / "text.wav").write_text("not audio") or p / "text.wav", "not a readable audio file"),
+        (lambda p, s: write(p / "silent.wav", np.zeros(16000, dtype=np.float32), 16000), "silent"),
+    ],
+)
+def test_bad_audio_is_one_line_and_exit_1(tmp_path, index_dir, speech, make, message):
+    run = cli("search", "--index", str(index_dir), "--audio", str(make(tmp_path, speech)))
+    assert run.returncode == 1
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_stereo_44k_wav_is_resampled_and_found(tmp_path, index_dir, speech):
+    from s2r_edge.audio import resample
+
+    mono44 = resample(speech[0], 16000, 44100)
+    path = write(tmp_path / "stereo44.wav", np.stack([mono44, mono44], axis=1), 44100)
+    ref = write(tmp_path / "mono16.wav", speech[0], 16000)
+    a = json.loads(cli("search", "--index", str(index_dir), "--audio", str(path), "--json").stdout)
+    b = json.loads(cli("search", "--index", str(index_dir), "--audio", str(ref), "--json").stdout)
+    assert [h["id"] for h in a["hits"][:3]] == [h["id"] for h in b["hits"][:3]]
+
+
+def test_index_edited_after_build_is_refused(tmp_path, query_wav):
+    assert cli("index", "build", "--docs", str(DEMO_DOCS), "--out", str(tmp_path / "idx")).returncode == 0
+    docs = tmp_path / "idx" / "docs.jsonl"
+    docs.write_text(docs.read_text().replace("Wi-Fi", "WiFi", 1) + "")
+    run = cli("search", "--index", str(tmp_path / "idx"), "--audio", str(query_wav))
+    assert run.returncode == 1 and "docs.jsonl: changed since the index was built" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["index", "build"], ["search"], ["demo"], ["synth"], ["train"], ["export"]])
+def test_every_command_has_help(command):
+    run = cli(*command, "--help")
+    assert run.returncode == 0 and "usage: s2r-edge" in run.stdout
+
+
+def test_usage_errors_exit_2():
+    assert cli("search", "--index", "x").returncode == 2
