@@ -143,17 +143,12 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     from s2r_edge.export.pte import export_pte
     from s2r_edge.model import load_checkpoint
-    from s2r_edge.synth import SynthConfig, synthesize
-    from s2r_edge.texts import TRAIN_QUERIES, read_texts
 
     encoder, _ = load_checkpoint(args.checkpoint)
     out = Path(args.out_dir)
-    texts = read_texts(TRAIN_QUERIES)[: args.calibration]  # training texts and training voices only
-    calib = synthesize(texts, SynthConfig(seed=1), progress=True)
-    sizes = {
-        "encoder_int8.pte": export_pte(encoder, out / "encoder_int8.pte", [calib.wav(i) for i in range(len(calib))]),
-        "encoder_fp32.pte": export_pte(encoder, out / "encoder_fp32.pte"),
-    }
+    sizes = {"encoder_int8.pte": export_pte(encoder, out / "encoder_int8.pte")}
+    if args.fp32:
+        sizes["encoder_fp32.pte"] = export_pte(encoder, out / "encoder_fp32.pte", int8=False)
     for name, size in sizes.items():
         print(f"{out / name}: {size / 1e6:.2f} MB")
 
@@ -210,10 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("export", help="write int8 and fp32 ExecuTorch programs from a checkpoint")
+    e = sub.add_parser("export", help="write the int8 ExecuTorch program from a checkpoint")
     e.add_argument("--checkpoint", required=True, type=Path, help="checkpoint from `s2r-edge train`")
-    e.add_argument("--out-dir", required=True, type=Path, help="folder for encoder_int8.pte and encoder_fp32.pte")
-    e.add_argument("--calibration", type=int, default=200, help="training utterances for int8 calibration")
+    e.add_argument("--out-dir", required=True, type=Path, help="folder for encoder_int8.pte (and encoder_fp32.pte)")
+    e.add_argument("--fp32", action="store_true", help="also write encoder_fp32.pte (unquantized)")
     e.set_defaults(func=cmd_export)
     return p
 

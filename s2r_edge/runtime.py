@@ -6,9 +6,13 @@ the samples not yet filling a chunk (the shape of sherpa-onnx's recognizer and s
 
 from __future__ import annotations
 
+import logging
+import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -32,12 +36,34 @@ class ModelInfo:
     teacher: str
 
 
+@contextmanager
+def _quiet_native_logs() -> Iterator[None]:
+    """Silence the runtime's C++ start-up chatter (cpuinfo probing) on fd 2; errors still raise."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _import_runtime():  # type: ignore[no-untyped-def]
+    """Import the ExecuTorch runtime without the warnings its build-time dependencies log on import."""
+    for name in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    from executorch.runtime import Runtime, Verification
+
+    return Runtime, Verification
+
+
 class PteEncoder:
     """An exported streaming encoder loaded with the ExecuTorch runtime (verified on load)."""
 
     def __init__(self, path: str | Path = DEFAULT_MODEL) -> None:
-        from executorch.runtime import Runtime, Verification
-
+        Runtime, Verification = _import_runtime()
         self.path = Path(path)
         if not self.path.is_file():
             raise S2RError(f"{self.path}: no such model file; export one with `s2r-edge export`")
@@ -47,7 +73,8 @@ class PteEncoder:
             if missing:
                 raise S2RError(f"{self.path}: not an s2r-edge encoder (no method {', '.join(missing)}); re-export it")
             values = {m: program.load_method(m).execute([])[0] for m in METADATA}
-            self._forward = program.load_method("forward")
+            with _quiet_native_logs():
+                self._forward = program.load_method("forward")
             meta = program.metadata("forward")
         except S2RError:
             raise

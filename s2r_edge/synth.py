@@ -7,6 +7,7 @@ A dataset is one `.npz`: `audio` (all utterances as int16, concatenated), `offse
 from __future__ import annotations
 
 import random
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,9 @@ from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
 from s2r_edge.voices import TRAIN_VOICES, Voice
+
+
+MIN_SAMPLES = 3200  # 0.2 s: anything shorter is a TTS failure, not speech
 
 
 @dataclass(frozen=True)
@@ -104,16 +108,26 @@ def synthesize(
         for v in rng.sample(voices, cfg.voices_per_text)
     ]
 
-    def run(job: tuple[int, Voice, float, float]) -> np.ndarray:
+    def run(job: tuple[int, Voice, float, float]) -> np.ndarray | None:
         i, voice, speed, pitch = job
-        wav = voice.speak(texts[i], speed=speed, pitch=pitch)
+        try:
+            wav = voice.speak(texts[i], speed=speed, pitch=pitch)
+        except S2RError as exc:
+            print(f"skipped {texts[i]!r} by {voice.spec}: {exc}", file=sys.stderr)
+            return None
+        if len(wav) < MIN_SAMPLES:
+            return None
         peak = float(np.abs(wav).max()) or 1.0
         return (np.clip(wav / max(peak, 1.0), -1, 1) * 32767).astype(np.int16)
 
     from s2r_edge.teacher import embed_texts
 
     with ThreadPoolExecutor(cfg.workers) as pool:
-        wavs = list(tqdm(pool.map(run, jobs), total=len(jobs), desc="synth", disable=not progress))
+        spoken = list(tqdm(pool.map(run, jobs), total=len(jobs), desc="synth", disable=not progress, mininterval=5))
+    kept = [(job, wav) for job, wav in zip(jobs, spoken) if wav is not None]
+    if not kept:
+        raise S2RError("no text could be synthesized")
+    jobs, wavs = [j for j, _ in kept], [w for _, w in kept]
     offsets = np.zeros(len(wavs) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(w) for w in wavs])
     return SpeechSet(

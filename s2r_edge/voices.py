@@ -43,15 +43,18 @@ LIST_VOICES = {"espeak": "espeak-ng --voices", "flite": "flite -lv"}
 FLITE_F0 = {"slt": 170}  # mean pitch (Hz) of flite voices that are not near the 105 Hz default
 
 
-def _run(cmd: list[str]) -> bytes:
-    proc = subprocess.run(cmd, capture_output=True, check=False)
+def _run(cmd: list[str], stdin: str | None = None) -> bytes:
+    proc = subprocess.run(cmd, input=None if stdin is None else stdin.encode(), capture_output=True, check=False)
     if proc.returncode != 0:
         raise S2RError(f"{cmd[0]} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
     return proc.stdout
 
 
 def _decode(wav: bytes) -> np.ndarray:
-    samples, rate = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
+    try:
+        samples, rate = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)
+    except sf.LibsndfileError as exc:
+        raise S2RError(f"the TTS engine returned no usable audio ({exc})") from None
     return resample(to_mono(samples), rate)
 
 
@@ -117,8 +120,9 @@ class Voice:
     def speak(self, text: str, speed: float = 1.0, pitch: float = 1.0) -> np.ndarray:
         """Synthesize `text`; returns 16 kHz mono float32. `speed` > 1 talks faster, `pitch` > 1 higher."""
         if self.engine == "espeak":
+            # text on stdin: a text starting with "-" would otherwise be read as an option
             wav = _run(["espeak-ng", "-v", self.name, "-s", str(round(170 * speed)), "-p", str(round(50 * pitch)),
-                        "--stdout", text])
+                        "--stdout"], stdin=text)
             return _decode(wav)
         if self.engine == "flite":
             with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:

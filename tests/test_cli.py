@@ -51,12 +51,17 @@ def write(path, samples, rate):
     return path
 
 
+def write_bytes(path, data):
+    path.write_bytes(data)
+    return path
+
+
 @pytest.mark.parametrize(
     "make, message",
     [
         (lambda p, s: p / "missing.wav", "no such audio file"),
         (lambda p, s: write(p / "empty.wav", np.zeros(0, dtype=np.float32), 16000), "empty"),
-        (lambda p, s: (p / "text.wav").write_text("not audio") or p / "text.wav", "not a readable audio file"),
+        (lambda p, s: write_bytes(p / "text.wav", b"not audio"), "not a readable audio file"),
         (lambda p, s: write(p / "silent.wav", np.zeros(16000, dtype=np.float32), 16000), "silent"),
     ],
 )
