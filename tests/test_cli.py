@@ -13,6 +13,8 @@ from s2r_edge.texts import DEMO_DOCS
 from s2r_edge.voices import DEMO_VOICE, Voice
 
 CHANCE_MRR_120 = sum(1 / r for r in range(1, 11)) / 120  # random ranking of 120 docs: 0.024
+# Over 120 queries a random ranker's MRR@10 has standard deviation 0.010: 0.065 is chance + 4 sigma.
+BEATS_CHANCE = 0.065
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -38,12 +40,12 @@ def test_beats_chance_on_held_out_queries(index_dir, demo_queries):
     """Held-out query texts (never trained on) spoken by a training voice: MRR@10 well above chance."""
     searcher, voice = Searcher.load(index_dir), Voice.parse(DEMO_VOICE)
     rr = []
-    for q in demo_queries[::3]:
+    for q in demo_queries:
         ids = [h.id for h in searcher.search_samples(voice.speak(q.text), k=10).hits]
         rr.append(next((1 / r for r, i in enumerate(ids, 1) if i in q.relevant), 0.0))
     mrr = float(np.mean(rr))
     print(f"MRR@10 {mrr:.3f} on {len(rr)} held-out queries (chance {CHANCE_MRR_120:.3f})")
-    assert mrr > 3 * CHANCE_MRR_120
+    assert mrr > BEATS_CHANCE
 
 
 def write(path, samples, rate):
