@@ -90,9 +90,14 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
-    from s2r_edge.synth import SynthConfig, load_targets, save_targets, synthesize
+    from s2r_edge.synth import SynthConfig, load_targets, save_targets, speak_queries, synthesize
     from s2r_edge.voices import TRAIN_VOICES
 
+    if args.queries:
+        if not (args.voice and args.out_dir):
+            raise S2RError("--queries needs --voice and --out-dir")
+        print(f"wrote {speak_queries(args.queries, args.voice, args.out_dir)}")
+        return
     voices = tuple(args.voices.split(",")) if args.voices else TRAIN_VOICES
     cfg = SynthConfig(voices=voices, voices_per_text=args.voices_per_text, seed=args.seed, workers=args.workers)
     if args.from_targets:
@@ -130,6 +135,23 @@ def training_texts(args: argparse.Namespace) -> list[str]:
     return kept
 
 
+def cmd_eval(args: argparse.Namespace) -> None:
+    from s2r_edge.evaluate import check_labels, evaluate
+    from s2r_edge.runtime import Searcher
+    from s2r_edge.texts import read_queries
+
+    queries = read_queries(args.queries)
+    searcher = Searcher.load(args.index, args.model)
+    check_labels(queries, searcher, args.queries)
+    scores = evaluate(searcher, queries, tuple(s.strip() for s in args.systems.split(",") if s.strip()))
+    if args.json:
+        print(json.dumps({"queries": len(queries), "systems": {k: v.to_json() for k, v in scores.items()}}))
+        return
+    print(f"{'system':<12} {'MRR@10':>7} {'R@1':>6} {'R@10':>6} {'p50 ms':>8} {'p90 ms':>8}   ({len(queries)} queries)")
+    for name, sc in scores.items():
+        print(f"{name:<12} {sc.mrr10:7.3f} {sc.r1:6.3f} {sc.r10:6.3f} {sc.latency_ms_p50:8.2f} {sc.latency_ms_p90:8.2f}")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from s2r_edge.model import ModelConfig
     from s2r_edge.train import TrainConfig, train
@@ -153,6 +175,12 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(f"{out / name}: {size / 1e6:.2f} MB")
 
 
+def _add_searcher_args(p: argparse.ArgumentParser, index_help: str = "index directory") -> None:
+    """--index and --model, shared by every command that loads a Searcher."""
+    p.add_argument("--index", required=index_help == "index directory", type=Path, default=None, help=index_help)
+    p.add_argument("--model", type=Path, default=None, help="encoder .pte (default: the shipped int8 model)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="s2r-edge", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -165,16 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_index_build)
 
     s = sub.add_parser("search", help="search an index with a spoken query file")
-    s.add_argument("--index", required=True, type=Path, help="index directory")
+    _add_searcher_args(s)
     s.add_argument("--audio", required=True, type=Path, help="query audio (WAV/FLAC, any rate; mono or stereo)")
-    s.add_argument("--model", type=Path, default=None, help="encoder .pte (default: the shipped int8 model)")
     s.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
     s.add_argument("--json", action="store_true", help="print {hits: [{id, score, text}], ...} as JSON")
     s.set_defaults(func=cmd_search)
 
     d = sub.add_parser("demo", help="speak the demo queries with a training voice, search the demo corpus")
-    d.add_argument("--index", type=Path, default=None, help="index directory (default: the bundled demo corpus)")
-    d.add_argument("--model", type=Path, default=None, help="encoder .pte (default: shipped int8)")
+    _add_searcher_args(d, "index directory (default: the bundled demo corpus)")
     d.add_argument("--prompts", type=Path, default=None, help="text file, one query per line")
     d.add_argument("--voice", default="espeak:en-us+f2", help="TTS voice spec (default: espeak:en-us+f2)")
     d.add_argument("-k", type=int, default=3, help="hits shown per query (default 3)")
@@ -191,7 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--voices", default=None, help="comma-separated voice specs (default: the training voices)")
     sy.add_argument("--voices-per-text", type=int, default=1, help="voices speaking each text (default 1)")
     sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--queries", type=Path, help="instead: speak the texts of a queries JSONL file ...")
+    sy.add_argument("--voice", help="... with this voice (e.g. piper:joe) ...")
+    sy.add_argument("--out-dir", type=Path, help="... into this folder, with a queries.jsonl for `s2r-edge eval`")
     sy.set_defaults(func=cmd_synth)
+
+    ev = sub.add_parser("eval", help="score spoken queries per system: MRR@10, R@1, R@10, end-of-audio latency")
+    _add_searcher_args(ev)
+    ev.add_argument("--queries", required=True, type=Path, help='JSON Lines: {"audio", "text", "relevant": [ids]}')
+    ev.add_argument("--systems", default="s2r,cascade-gt", help="comma-separated: s2r, cascade-gt")
+    ev.add_argument("--json", action="store_true", help='print {"systems": {name: metrics}} as JSON')
+    ev.set_defaults(func=cmd_eval)
 
     t = sub.add_parser("train", help="distil the streaming student from a synth dataset (resumes if interrupted)")
     t.add_argument("--data", required=True, type=Path, help="dataset from `s2r-edge synth`")

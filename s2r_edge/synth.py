@@ -138,3 +138,27 @@ def synthesize(
         texts=np.array(texts),
         targets=(embed_texts(texts, progress=progress) if targets is None else targets).astype(np.float16),
     )
+
+
+def speak_queries(queries_path: Path, voice_spec: str, out_dir: Path, progress: bool = True) -> Path:
+    """Speak the `text` of each line of a queries file with one voice into `out_dir`; write
+    `out_dir/queries.jsonl` pointing at the new audio (relative paths). Returns that file."""
+    import json
+
+    import soundfile as sf
+
+    from s2r_edge.texts import read_queries
+
+    queries = read_queries(queries_path, need_audio=False)
+    voice = Voice.parse(voice_spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for n, q in enumerate(tqdm(queries, desc=f"speak {voice.spec}", disable=not progress, mininterval=5)):
+        name = f"q{n:04d}.wav"
+        sf.write(out_dir / name, voice.speak(q.text), 16000, subtype="PCM_16")
+        lines.append(json.dumps({"audio": name, "text": q.text, "relevant": list(q.relevant), "voice": voice.spec}))
+    out = out_dir / "queries.jsonl"
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(out)
+    return out

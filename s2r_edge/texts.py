@@ -23,11 +23,13 @@ class Doc:
 
 @dataclass(frozen=True)
 class Query:
-    """One labelled spoken query: its `audio` path (may be empty), `text` transcript and `relevant` doc ids."""
+    """One labelled spoken query: its `audio` path (may be empty), `text` transcript, `relevant` doc ids,
+    and the `line` of the queries file it came from (for error messages)."""
 
     audio: str
     text: str
     relevant: tuple[str, ...]
+    line: int = 0
 
 
 def _json_lines(path: Path) -> list[tuple[int, dict]]:
@@ -85,7 +87,7 @@ def read_queries(path: str | Path, need_audio: bool = True) -> list[Query]:
             audio = str(path.parent / audio)
             if not Path(audio).is_file():
                 raise S2RError(f"{path}:{n}: audio file {audio} does not exist")
-        queries.append(Query(audio, text, tuple(relevant)))
+        queries.append(Query(audio, text, tuple(relevant), n))
     return queries
 
 

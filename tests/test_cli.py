@@ -94,7 +94,9 @@ def test_index_edited_after_build_is_refused(tmp_path, query_wav):
     assert "Traceback" not in run.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["index", "build"], ["search"], ["demo"], ["synth"], ["train"], ["export"]])
+@pytest.mark.parametrize(
+    "command", [[], ["index"], ["index", "build"], ["search"], ["eval"], ["demo"], ["synth"], ["train"], ["export"]]
+)
 def test_every_command_has_help(command):
     run = cli(*command, "--help")
     assert run.returncode == 0 and "usage: s2r-edge" in run.stdout
