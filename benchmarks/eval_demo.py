@@ -13,7 +13,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from s2r_edge.audio import load_audio, pad_to_chunks
 from s2r_edge.cli import demo_index
+from s2r_edge.model import load_checkpoint
 from s2r_edge.evaluate import evaluate
 from s2r_edge.runtime import DEFAULT_MODEL, Searcher
 from s2r_edge.synth import speak_queries
@@ -26,18 +31,32 @@ VOICES = {DEMO_VOICE: "training voice", HELDOUT_VOICES[0]: "held out", HELDOUT_V
 CHANCE = sum(1 / r for r in range(1, 11)) / 120
 
 
+def int8_vs_eager(searcher: Searcher, audio: list[str]) -> np.ndarray:
+    """Cosine between the int8 program's final vector and the eager fp32 model's, per utterance."""
+    eager, _ = load_checkpoint(DEFAULT_MODEL.parent / "encoder.pt")
+    cos = []
+    for path in audio:
+        wav = pad_to_chunks(load_audio(path), eager.cfg.chunk_samples)
+        with torch.no_grad():
+            ref = eager(torch.from_numpy(wav[None, :]))[0][0].numpy()
+        cos.append(float(np.dot(searcher.search_samples(wav).embedding, ref)))
+    return np.array(cos)
+
+
 def main() -> None:
     searcher = Searcher.load(demo_index())
-    rows, raw = [], {}
+    rows, raw, audio = [], {}, []
     for voice, role in VOICES.items():
         folder = ROOT / "build" / "eval" / voice.replace(":", "_").replace("+", "_")
         queries = read_queries(speak_queries(DEMO_QUERIES, voice, folder))
+        audio += [q.audio for q in queries]
         scores = evaluate(searcher, queries)
         raw[voice] = {k: v.to_json() for k, v in scores.items()}
         for system, s in scores.items():
             rows.append(f"| {voice} ({role}) | {system} | {s.mrr10:.3f} | {s.r1:.3f} | {s.r10:.3f} | "
                         f"{s.latency_ms_p50:.2f} | {s.latency_ms_p90:.2f} |")
         print(json.dumps({voice: raw[voice]}), file=sys.stderr)
+    cos = int8_vs_eager(searcher, audio)
     info = searcher.encoder.info
     text = f"""# Measured results
 
@@ -53,7 +72,11 @@ chunk's encoder step plus the HNSW search; `cascade-gt`: teacher embedding of th
 
 | voice | system | MRR@10 | R@1 | R@10 | p50 ms | p90 ms |
 |---|---|---|---|---|---|---|
-""" + "\n".join(rows) + "\n"
+""" + "\n".join(rows) + f"""
+
+int8 program vs eager fp32 model, cosine of the final query vectors over these {len(cos)} utterances:
+mean {cos.mean():.5f}, min {cos.min():.5f}.
+"""
     out = ROOT / "benchmarks" / "RESULTS.md"
     tmp = out.with_suffix(".tmp")
     tmp.write_text(text)

@@ -168,6 +168,7 @@ class SearchResult:
     encode_ms: float  # all chunks through the encoder
     end_to_hits_ms: float  # from the last sample to the hits: the final chunk's step plus the search
     chunks: int
+    embedding: np.ndarray  # the query vector (emb_dim,)
 
     def to_json(self) -> dict:
         return {
@@ -212,7 +213,9 @@ class Searcher:
         final_ms = (t_hits - t_end) * 1000
         if stream.chunks and not len(samples) % self.encoder.info.chunk_samples:
             final_ms += stream.last_step_ms  # the audio ended on a chunk boundary: its last step was the final one
-        return SearchResult(hits, len(samples) / SAMPLE_RATE, (t_hits - t0) * 1000, final_ms, stream.chunks)
+        return SearchResult(
+            hits, len(samples) / SAMPLE_RATE, (t_hits - t0) * 1000, final_ms, stream.chunks, stream.embedding
+        )
 
     def search_wav(self, path: str | Path, k: int = 10) -> SearchResult:
         """Search with a whole audio file (any rate or channel count; resampled to 16 kHz mono)."""
