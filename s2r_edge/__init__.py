@@ -8,9 +8,15 @@ The public names are imported on first use, so training code (which needs neithe
 can run on a bare GPU host.
 """
 
+import logging
 from importlib import import_module
 
 from s2r_edge.errors import S2RError
+
+# torchao (pulled in by ExecuTorch and transformers) logs at import that its CUDA kernels cannot load on a
+# CPU, and torch logs a deprecation for its enums: noise on every command's stderr, not problems.
+for _name in ("torchao", "torch.utils._pytree"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
 
 _LAZY = {"Searcher": "runtime", "SearchResult": "runtime", "Stream": "runtime", "DocIndex": "index", "Hit": "index"}
 __all__ = ["S2RError", *_LAZY]

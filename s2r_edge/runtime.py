@@ -6,7 +6,6 @@ the samples not yet filling a chunk (the shape of sherpa-onnx's recognizer and s
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from contextlib import contextmanager
@@ -50,20 +49,12 @@ def _quiet_native_logs() -> Iterator[None]:
         os.close(devnull)
 
 
-def _import_runtime():  # type: ignore[no-untyped-def]
-    """Import the ExecuTorch runtime without the warnings its build-time dependencies log on import."""
-    for name in ("torchao", "torch.utils._pytree"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    from executorch.runtime import Runtime, Verification
-
-    return Runtime, Verification
-
-
 class PteEncoder:
     """An exported streaming encoder loaded with the ExecuTorch runtime (verified on load)."""
 
     def __init__(self, path: str | Path = DEFAULT_MODEL) -> None:
-        Runtime, Verification = _import_runtime()
+        from executorch.runtime import Runtime, Verification
+
         self.path = Path(path)
         if not self.path.is_file():
             raise S2RError(f"{self.path}: no such model file; export one with `s2r-edge export`")
