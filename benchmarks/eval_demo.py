@@ -1,8 +1,8 @@
 """Score the shipped model on the bundled demo corpus, per voice, and write benchmarks/RESULTS.md.
 
 The 120 demo queries (never trained on) are spoken by a training voice, two held-out voices of the training
-engines and the held-out neural voice joe; `s2r` and `cascade-gt` are scored on the same index.
-Run: .venv/bin/python benchmarks/eval_demo.py   (about 3 minutes on 2 cores)
+engines and the held-out neural voice joe; `s2r`, `cascade-asr` and `cascade-gt` are scored on the same index.
+Run: .venv/bin/python benchmarks/eval_demo.py   (about 8 minutes on 2 cores, most of it PocketSphinx)
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from s2r_edge.runtime import DEFAULT_MODEL, Searcher
 from s2r_edge.synth import speak_queries
 from s2r_edge.texts import DEMO_QUERIES, read_queries
 from s2r_edge.voices import DEMO_VOICE, HELDOUT_VOICES, JOE
+
+from results import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 VOICES = {DEMO_VOICE: "training voice", HELDOUT_VOICES[0]: "held out", HELDOUT_VOICES[1]: "held out",
@@ -58,9 +60,7 @@ def main() -> None:
         print(json.dumps({voice: raw[voice]}), file=sys.stderr)
     cos = int8_vs_eager(searcher, audio)
     info = searcher.encoder.info
-    text = f"""# Measured results
-
-## Walking skeleton: demo corpus, per voice ({date.today()})
+    text = f"""## Walking skeleton: demo corpus, per voice ({date.today()})
 
 Command: `.venv/bin/python benchmarks/eval_demo.py` (speaks the queries, then `s2r-edge eval` per voice).
 Machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, the shared 2-core CI box.
@@ -68,7 +68,10 @@ Model: `{DEFAULT_MODEL.name}` v{info.model_version} ({DEFAULT_MODEL.stat().st_si
 the ExecuTorch runtime, {info.chunk_samples} samples = {info.chunk_samples / info.sample_rate * 1000:.0f} ms per step).
 Corpus: 120 bundled demo documents, 6 domains; 120 held-out spoken-style queries, one relevant doc each.
 Chance MRR@10 is {CHANCE:.3f}. Latency is from the end of the audio to the top-10 hits (`s2r`: the last
-chunk's encoder step plus the HNSW search; `cascade-gt`: teacher embedding of the transcript plus search).
+chunk's encoder step plus the HNSW search; `cascade-asr`: PocketSphinx, fed 160 ms chunks during the audio,
+closing the utterance, then the teacher embedding of its transcript and the search; `cascade-gt`: teacher
+embedding of the true transcript plus search). Piper (joe) samples its prosody at random, so its rows move
+by about ±0.01 between runs.
 
 | voice | system | MRR@10 | R@1 | R@10 | p50 ms | p90 ms |
 |---|---|---|---|---|---|---|
@@ -77,11 +80,8 @@ chunk's encoder step plus the HNSW search; `cascade-gt`: teacher embedding of th
 int8 program vs eager fp32 model, cosine of the final query vectors over these {len(cos)} utterances:
 mean {cos.mean():.5f}, min {cos.min():.5f}.
 """
-    out = ROOT / "benchmarks" / "RESULTS.md"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
-    print(f"wrote {out}")
+    write_section("demo-eval", text)
+    print("wrote the demo-eval section of benchmarks/RESULTS.md")
 
 
 if __name__ == "__main__":

@@ -152,6 +152,18 @@ def cmd_eval(args: argparse.Namespace) -> None:
         print(f"{name:<12} {sc.mrr10:7.3f} {sc.r1:6.3f} {sc.r10:6.3f} {sc.latency_ms_p50:8.2f} {sc.latency_ms_p90:8.2f}")
 
 
+def cmd_bench(args: argparse.Namespace) -> None:
+    from s2r_edge.bench import BenchConfig, run_bench
+
+    result = run_bench(args.index or demo_index(), args.model, BenchConfig(threads=args.threads))
+    if args.json:
+        print(json.dumps(result))
+        return
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from s2r_edge.model import ModelConfig
     from s2r_edge.train import TrainConfig, train
@@ -225,9 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="score spoken queries per system: MRR@10, R@1, R@10, end-of-audio latency")
     _add_searcher_args(ev)
     ev.add_argument("--queries", required=True, type=Path, help='JSON Lines: {"audio", "text", "relevant": [ids]}')
-    ev.add_argument("--systems", default="s2r,cascade-gt", help="comma-separated: s2r, cascade-gt")
+    ev.add_argument("--systems", default="s2r,cascade-asr,cascade-gt", help="comma-separated: s2r, cascade-asr, cascade-gt")
     ev.add_argument("--json", action="store_true", help='print {"systems": {name: metrics}} as JSON')
     ev.set_defaults(func=cmd_eval)
+
+    be = sub.add_parser("bench", help="quick latency and memory bench of the model (about a minute)")
+    _add_searcher_args(be, "index directory (default: the bundled demo corpus)")
+    be.add_argument("--threads", type=int, default=1, help="encoder threads (default 1)")
+    be.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    be.set_defaults(func=cmd_bench)
 
     t = sub.add_parser("train", help="distil the streaming student from a synth dataset (resumes if interrupted)")
     t.add_argument("--data", required=True, type=Path, help="dataset from `s2r-edge synth`")

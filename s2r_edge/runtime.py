@@ -52,9 +52,16 @@ def _quiet_native_logs() -> Iterator[None]:
 class PteEncoder:
     """An exported streaming encoder loaded with the ExecuTorch runtime (verified on load)."""
 
-    def __init__(self, path: str | Path = DEFAULT_MODEL) -> None:
+    def __init__(self, path: str | Path = DEFAULT_MODEL, threads: int = 1) -> None:
+        """Load and verify `path`. `threads` sizes XNNPACK's thread pool, which is shared by the whole process."""
+        from executorch.extension.pybindings import portable_lib
         from executorch.runtime import Runtime, Verification
 
+        if threads < 1:
+            raise S2RError(f"threads must be at least 1, got {threads}")
+        with _quiet_native_logs():
+            if portable_lib._threadpool_get_thread_count() != threads:
+                portable_lib._unsafe_reset_threadpool(threads)
         self.path = Path(path)
         if not self.path.is_file():
             raise S2RError(f"{self.path}: no such model file; export one with `s2r-edge export`")

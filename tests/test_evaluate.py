@@ -29,11 +29,12 @@ def test_eval_json_has_every_metric_per_system(index_dir, spoken):
     run = cli("eval", "--index", str(index_dir), "--queries", str(spoken), "--json")
     assert run.returncode == 0, run.stderr
     systems = json.loads(run.stdout)["systems"]
-    assert set(systems) == {"s2r", "cascade-gt"}
+    assert set(systems) == {"s2r", "cascade-asr", "cascade-gt"}
     for metrics in systems.values():
         assert {"mrr@10", "r@1", "r@10", "latency_ms_p50"} <= set(metrics)
         assert 0 <= metrics["r@1"] <= metrics["r@10"] <= 1
     assert systems["cascade-gt"]["mrr@10"] > 0.5  # the transcript finds its document
+    assert systems["cascade-asr"]["latency_ms_p50"] > 0
 
 
 @pytest.mark.parametrize(

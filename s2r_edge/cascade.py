@@ -1,0 +1,55 @@
+"""The cascade baseline: PocketSphinx transcript -> text teacher -> the same index (what S2R replaces).
+
+Audio is fed to the recogniser in 160 ms chunks as it arrives, so what is timed is only the work left
+after the end of speech: closing the utterance, the teacher embedding and the search.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+import numpy as np
+
+from s2r_edge.errors import S2RError
+from s2r_edge.index import DocIndex, Hit
+
+CHUNK = 2560  # samples fed per call, as a live microphone would
+
+
+@lru_cache(maxsize=1)
+def _decoder():  # type: ignore[no-untyped-def]
+    try:
+        from pocketsphinx import Decoder
+    except ImportError:
+        raise S2RError("cascade-asr needs PocketSphinx: pip install -e '.[eval]'") from None
+    return Decoder(samprate=16000, logfn="/dev/null")
+
+
+def transcribe(samples: np.ndarray) -> tuple[str, float]:
+    """16 kHz float32 speech -> (PocketSphinx transcript, ms spent after the last sample)."""
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    decoder = _decoder()
+    decoder.start_utt()
+    for start in range(0, len(pcm), CHUNK):
+        decoder.process_raw(pcm[start : start + CHUNK].tobytes(), full_utt=False)
+    t0 = time.perf_counter()
+    decoder.end_utt()
+    hyp = decoder.hyp()
+    return (hyp.hypstr if hyp else ""), (time.perf_counter() - t0) * 1000
+
+
+def search_text(index: DocIndex, text: str, k: int = 10) -> tuple[list[Hit], float]:
+    """Teacher embedding of `text`, then the index: (hits, ms). An empty transcript finds nothing."""
+    from s2r_edge.teacher import embed_texts
+
+    t0 = time.perf_counter()
+    hits = index.search(embed_texts([text])[0], k) if text.strip() else []
+    return hits, (time.perf_counter() - t0) * 1000
+
+
+def search_speech(index: DocIndex, samples: np.ndarray, k: int = 10) -> tuple[list[Hit], float, str]:
+    """The whole cascade: (hits, ms from the end of speech to the hits, transcript)."""
+    text, asr_ms = transcribe(samples)
+    hits, search_ms = search_text(index, text, k)
+    return hits, asr_ms + search_ms, text
