@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio wordnet-base sox
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test clean-venv
+.PHONY: setup system-deps demo test eval bench clean-venv
 
 setup: $(STAMP)
 
@@ -34,6 +34,12 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+eval: setup
+	$(BIN)/python benchmarks/eval_demo.py
+
+bench: setup
+	$(BIN)/python benchmarks/bench_report.py
 
 clean-venv:
 	rm -rf $(VENV)

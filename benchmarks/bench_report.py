@@ -22,13 +22,14 @@ def main() -> None:
     write_section("bench", f"""## Latency and memory, quick bench ({date.today()})
 
 Command: `.venv/bin/python benchmarks/bench_report.py` (`s2r-edge bench --json --threads N`, N = 1 then 2, one process).
-Machine: {platform.machine()}, {platform.processor() or 'x86_64'}, the shared 2-core CI box; medians over
+Machine: {platform.machine()}, the shared 2-core CI box; medians over
 {runs[0]['steps']} encoder steps ({BenchConfig.queries} demo queries spoken by a training voice, {BenchConfig.repeats} passes).
 Model: `{runs[0]['model']}`. Index: the {runs[0]['index_docs']}-document demo corpus (a 100k index is issue 6/7 work).
 `rss_at_start_mb` is the Python process with torch imported (ExecuTorch's Python runtime needs it);
 `rss_model_mb` includes importing the ExecuTorch runtime, which also imports its export stack, and
 `model_load_ms` likewise (in the 2-thread column those imports are already done, so it is the load alone).
-The cascades (teacher, PocketSphinx) load only after `runtime_rss_mb` is read.
+The cascades (teacher, PocketSphinx) load only after `runtime_rss_mb` is read. The 2-thread run follows in the
+same process, so its memory rows include everything the first run loaded: read memory in the 1-thread column.
 
 | figure | 1 thread | 2 threads |
 |---|---|---|
