@@ -67,7 +67,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
     from s2r_edge.runtime import Searcher
     from s2r_edge.texts import DEMO_PROMPTS, read_texts
-    from s2r_edge.voices import DEMO_VOICE, Voice
+    from s2r_edge.voices import Voice
 
     searcher = Searcher.load(args.index or demo_index(), args.model)
     voice = Voice.parse(args.voice)
@@ -194,6 +194,8 @@ def _add_searcher_args(p: argparse.ArgumentParser, index_help: str = "index dire
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from s2r_edge.voices import DEMO_VOICE
+
     p = argparse.ArgumentParser(prog="s2r-edge", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -214,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="speak the demo queries with a training voice, search the demo corpus")
     _add_searcher_args(d, "index directory (default: the bundled demo corpus)")
     d.add_argument("--prompts", type=Path, default=None, help="text file, one query per line")
-    d.add_argument("--voice", default="espeak:en-us+f2", help="TTS voice spec (default: espeak:en-us+f2)")
+    d.add_argument("--voice", default=DEMO_VOICE, help=f"TTS voice spec (default: {DEMO_VOICE}, a training voice)")
     d.add_argument("-k", type=int, default=3, help="hits shown per query (default 3)")
     d.set_defaults(func=cmd_demo)
 
