@@ -58,7 +58,8 @@ def run_bench(index_dir: str | Path, model: str | Path | None = None, cfg: Bench
     rss_index = rss_mb()
     searcher = Searcher(encoder, index)
     voice = Voice.parse(DEMO_VOICE)
-    speech = [voice.speak(q.text) for q in read_queries(DEMO_QUERIES, need_audio=False)[: cfg.queries]]
+    queries = read_queries(DEMO_QUERIES, need_audio=False)[: cfg.queries]
+    speech = [voice.speak(q.text) for q in queries]
 
     n = encoder.info.chunk_samples
     steps, s2r = [], []
@@ -76,7 +77,7 @@ def run_bench(index_dir: str | Path, model: str | Path | None = None, cfg: Bench
     for _ in range(cfg.repeats):
         for wav in speech:
             asr.append(cascade.search_speech(index, wav)[1])
-        for q in read_queries(DEMO_QUERIES, need_audio=False)[: cfg.queries]:
+        for q in queries:
             gt.append(cascade.search_text(index, q.text)[1])
     step_p50 = _p(steps, 50)
     return {

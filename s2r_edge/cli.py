@@ -187,9 +187,11 @@ def cmd_export(args: argparse.Namespace) -> None:
         print(f"{out / name}: {size / 1e6:.2f} MB")
 
 
-def _add_searcher_args(p: argparse.ArgumentParser, index_help: str = "index directory") -> None:
-    """--index and --model, shared by every command that loads a Searcher."""
-    p.add_argument("--index", required=index_help == "index directory", type=Path, default=None, help=index_help)
+def _add_searcher_args(p: argparse.ArgumentParser, demo_default: bool = False) -> None:
+    """--index and --model, shared by every command that loads a Searcher; with `demo_default` the index may be
+    left out and the bundled demo corpus is used."""
+    help_ = "index directory (default: the bundled demo corpus)" if demo_default else "index directory"
+    p.add_argument("--index", required=not demo_default, type=Path, default=None, help=help_)
     p.add_argument("--model", type=Path, default=None, help="encoder .pte (default: the shipped int8 model)")
 
 
@@ -214,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_search)
 
     d = sub.add_parser("demo", help="speak the demo queries with a training voice, search the demo corpus")
-    _add_searcher_args(d, "index directory (default: the bundled demo corpus)")
+    _add_searcher_args(d, demo_default=True)
     d.add_argument("--prompts", type=Path, default=None, help="text file, one query per line")
     d.add_argument("--voice", default=DEMO_VOICE, help=f"TTS voice spec (default: {DEMO_VOICE}, a training voice)")
     d.add_argument("-k", type=int, default=3, help="hits shown per query (default 3)")
@@ -244,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     be = sub.add_parser("bench", help="quick latency and memory bench of the model (about a minute)")
-    _add_searcher_args(be, "index directory (default: the bundled demo corpus)")
+    _add_searcher_args(be, demo_default=True)
     be.add_argument("--threads", type=int, default=1, help="encoder threads (default 1)")
     be.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     be.set_defaults(func=cmd_bench)

@@ -73,11 +73,16 @@ class SpeechSet:
             raise S2RError(f"{path}: not a readable s2r-edge dataset ({exc})") from None
 
 
+def unique_texts(texts: list[str]) -> list[str]:
+    """Stripped, non-blank texts, each once, in first-seen order."""
+    return list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+
+
 def save_targets(texts: list[str], path: Path) -> None:
     """Texts with their teacher vectors (float16), so synthesis can run where the teacher is not installed."""
     from s2r_edge.teacher import embed_texts
 
-    texts = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+    texts = unique_texts(texts)
     np.savez_compressed(path, texts=np.array(texts), targets=embed_texts(texts, progress=True).astype(np.float16))
 
 
@@ -95,7 +100,7 @@ def synthesize(
     """Speak every text with `voices_per_text` voices at random speed and pitch; attach teacher targets
     (computed here unless given, one row per text)."""
     if targets is None:
-        texts = list(dict.fromkeys(t.strip() for t in texts if t.strip()))
+        texts = unique_texts(texts)
     if not texts:
         raise S2RError("no usable texts to synthesize")
     voices = [Voice.parse(v) for v in cfg.voices]  # fail before any work if a voice is missing
