@@ -36,7 +36,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 eval: setup
-	$(BIN)/python benchmarks/eval_demo.py
+	$(BIN)/python benchmarks/eval_bench.py
 
 bench: setup
 	$(BIN)/python benchmarks/bench_report.py

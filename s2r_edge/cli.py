@@ -117,10 +117,12 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def training_texts(args: argparse.Namespace) -> list[str]:
-    """Bundled app texts, extra files and WordNet sentences, minus any evaluation query text."""
+    """Bundled app texts, extra files and WordNet sentences, minus test/dev query texts and their near copies."""
     import random
 
-    from s2r_edge.texts import bundled_training_texts, held_out_texts, normalise, read_texts, wordnet_sentences
+    from s2r_edge.texts import (
+        bundled_training_texts, held_out_texts, near_copies, normalise, read_texts, wordnet_sentences,
+    )
 
     texts = [] if args.no_bundled else bundled_training_texts()
     for path in args.texts or []:
@@ -128,10 +130,11 @@ def training_texts(args: argparse.Namespace) -> list[str]:
     if args.wordnet:
         wn = wordnet_sentences()
         texts += random.Random(args.seed).sample(wn, min(args.wordnet, len(wn)))
-    banned = held_out_texts()
+    held = held_out_texts()
+    banned = held | {normalise(t) for _, t in near_copies(held, texts)}
     kept = [t for t in texts if normalise(t) not in banned]
     if len(kept) < len(texts):
-        print(f"dropped {len(texts) - len(kept)} texts that are evaluation queries", file=sys.stderr)
+        print(f"dropped {len(texts) - len(kept)} texts that are (near copies of) test or dev queries", file=sys.stderr)
     return kept
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
+from s2r_edge.noise import Condition
 from s2r_edge.voices import TRAIN_VOICES, Voice
 
 
@@ -145,11 +146,20 @@ def synthesize(
     )
 
 
+def _write_query_set(out_dir: Path, rows: list[dict]) -> Path:
+    """`out_dir/queries.jsonl` (DESIGN.md queries format, audio relative to it), written atomically."""
+    import json
+
+    out = out_dir / "queries.jsonl"
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    tmp.replace(out)
+    return out
+
+
 def speak_queries(queries_path: Path, voice_spec: str, out_dir: Path, progress: bool = True) -> Path:
     """Speak the `text` of each line of a queries file with one voice into `out_dir`; write
     `out_dir/queries.jsonl` pointing at the new audio (relative paths). Returns that file."""
-    import json
-
     import soundfile as sf
 
     from s2r_edge.texts import read_queries
@@ -157,13 +167,35 @@ def speak_queries(queries_path: Path, voice_spec: str, out_dir: Path, progress: 
     queries = read_queries(queries_path, need_audio=False)
     voice = Voice.parse(voice_spec)
     out_dir.mkdir(parents=True, exist_ok=True)
-    lines = []
+    rows = []
     for n, q in enumerate(tqdm(queries, desc=f"speak {voice.spec}", disable=not progress, mininterval=5)):
         name = f"q{n:04d}.wav"
         sf.write(out_dir / name, voice.speak(q.text), 16000, subtype="PCM_16")
-        lines.append(json.dumps({"audio": name, "text": q.text, "relevant": list(q.relevant), "voice": voice.spec}))
-    out = out_dir / "queries.jsonl"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(out)
-    return out
+        rows.append({"audio": name, "text": q.text, "relevant": list(q.relevant), "voice": voice.spec})
+    return _write_query_set(out_dir, rows)
+
+
+def babble_pool(n: int = 16, seed: int = 0) -> list[np.ndarray]:
+    """`n` training queries, each spoken by a random training voice: the talkers that babble noise is mixed from."""
+    from s2r_edge.texts import TRAIN_QUERIES, read_texts
+
+    rng = random.Random(seed)
+    return [Voice.parse(rng.choice(TRAIN_VOICES)).speak(t) for t in rng.sample(read_texts(TRAIN_QUERIES), n)]
+
+
+def condition_queries(clean: Path, condition: Condition, out_dir: Path, pool: list[np.ndarray] = (), seed: int = 0) -> Path:
+    """Copy the spoken query set `clean` (a queries.jsonl) under an acoustic `condition` into `out_dir`;
+    each clip gets its own seeded noise or room, so a rerun writes the same audio. Returns the new queries file."""
+    import soundfile as sf
+
+    from s2r_edge.audio import load_audio
+    from s2r_edge.texts import read_queries
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for n, q in enumerate(read_queries(clean)):
+        wav = condition.apply(load_audio(q.audio), np.random.default_rng((seed, n)), pool)
+        name = Path(q.audio).name
+        sf.write(out_dir / name, wav, 16000, subtype="PCM_16")
+        rows.append({"audio": name, "text": q.text, "relevant": list(q.relevant), "condition": condition.name})
+    return _write_query_set(out_dir, rows)

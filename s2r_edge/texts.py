@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from s2r_edge.errors import S2RError
 
@@ -91,19 +92,37 @@ def read_queries(path: str | Path, need_audio: bool = True) -> list[Query]:
     return queries
 
 
+def _wordnet_lines(wordnet_dir: Path) -> Iterator[tuple[str, str]]:
+    """(part of speech, data line) for every synset line of WordNet's data files."""
+    files = {pos: wordnet_dir / f"data.{pos}" for pos in ("noun", "verb", "adj", "adv")}
+    if not all(f.is_file() for f in files.values()):
+        raise S2RError(f"WordNet not found under {wordnet_dir}: install the Debian package wordnet-base")
+    for pos, f in files.items():
+        for line in f.read_text(encoding="latin-1").splitlines():
+            if not line.startswith("  ") and "|" in line:
+                yield pos, line
+
+
 def wordnet_sentences(wordnet_dir: Path = WORDNET_DIR) -> list[str]:
     """The example sentences quoted in WordNet's glosses (about 48k short, human-written phrases), deduplicated."""
-    files = [wordnet_dir / f"data.{pos}" for pos in ("noun", "verb", "adj", "adv")]
-    if not all(f.is_file() for f in files):
-        raise S2RError(f"WordNet not found under {wordnet_dir}: install the Debian package wordnet-base")
     seen: dict[str, None] = {}
-    for f in files:
-        for line in f.read_text(encoding="latin-1").splitlines():
-            if line.startswith("  ") or "|" not in line:
-                continue
-            for s in re.findall(r'"([^"]{10,120})"', line.split("|", 1)[1]):
-                seen.setdefault(" ".join(s.split()), None)
+    for _, line in _wordnet_lines(wordnet_dir):
+        for s in re.findall(r'"([^"]{10,120})"', line.split("|", 1)[1]):
+            seen.setdefault(" ".join(s.split()), None)
     return list(seen)
+
+
+def wordnet_glosses(wordnet_dir: Path = WORDNET_DIR) -> list[Doc]:
+    """Every WordNet synset as a dictionary-entry document, `"cat, true cat: feline mammal ..."` (117,659 of
+    them): real, human-written distractors that make a benchmark index as large as a real one."""
+    docs = []
+    for pos, line in _wordnet_lines(wordnet_dir):
+        head, gloss = line.split("|", 1)
+        fields = head.split()
+        words = [w.replace("_", " ") for w in fields[4 : 4 + 2 * int(fields[3], 16) : 2]]
+        words = [re.sub(r"\(\w+\)$", "", w) for w in words]  # adjective markers such as "(a)"
+        docs.append(Doc(f"wn-{pos}-{fields[0]}", f"{', '.join(words)}: {gloss.strip()}", {"domain": "wordnet"}))
+    return docs
 
 
 def read_texts(path: str | Path) -> list[str]:
@@ -123,8 +142,14 @@ def read_texts(path: str | Path) -> list[str]:
 
 DATA_DIR = Path(__file__).parent / "data"
 DEMO_DOCS = DATA_DIR / "demo_docs.jsonl"
-DEMO_QUERIES = DATA_DIR / "demo_queries.jsonl"  # test texts: never trained on
+DEMO_QUERIES = DATA_DIR / "demo_queries.jsonl"  # the benchmark's test split: never trained on
+DEV_QUERIES = DATA_DIR / "dev_queries.jsonl"  # the dev split: for choosing models, never trained on
 TRAIN_QUERIES = DATA_DIR / "train_queries.jsonl"
+STOP_WORDS = frozenset(
+    "a an the my me i i'm you your it its is are was be to of in on at for from with and or but do does did can could "
+    "how what where when which who why this that these those there here up down out off about all any some please "
+    "show find get open make let's want need".split()
+)
 DEMO_PROMPTS = DATA_DIR / "demo_prompts.txt"
 
 
@@ -139,5 +164,43 @@ def normalise(text: str) -> str:
 
 
 def held_out_texts() -> set[str]:
-    """Normalised texts of the evaluation queries, which must never be trained on."""
-    return {normalise(q.text) for q in read_queries(DEMO_QUERIES, need_audio=False)}
+    """Normalised texts of the test and dev queries, which must never be trained on."""
+    return {normalise(q.text) for path in (DEMO_QUERIES, DEV_QUERIES) for q in read_queries(path, need_audio=False)}
+
+
+def content_words(text: str) -> set[str]:
+    """The words of `text` that carry meaning (not in STOP_WORDS), with a plural "s" dropped."""
+    words = {w.strip("'") for w in normalise(text).split()} - STOP_WORDS
+    return {w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words if w}
+
+
+def _word_edits(a: list[str], b: list[str]) -> int:
+    """Word-level Levenshtein distance."""
+    row = list(range(len(b) + 1))
+    for i, wa in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, wb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (wa != wb))
+    return row[-1]
+
+
+def near_copies(held: set[str] | list[str], texts: list[str]) -> list[tuple[str, str]]:
+    """(held-out text, training text) pairs that are the same sentence or one word apart (an insertion,
+    deletion or substitution), compared after `normalise`."""
+    postings: dict[str, list[int]] = {}
+    norm = [normalise(t).split() for t in texts]
+    for i, words in enumerate(norm):
+        for w in set(words) - STOP_WORDS:
+            postings.setdefault(w, []).append(i)
+    pairs = []
+    for h in held:
+        hw = normalise(h).split()
+        keys = set(hw) - STOP_WORDS
+        counts: dict[int, int] = {}
+        for w in keys:
+            for i in postings.get(w, ()):
+                counts[i] = counts.get(i, 0) + 1
+        for i, c in counts.items():
+            if c >= len(keys) - 1 and abs(len(norm[i]) - len(hw)) <= 1 and _word_edits(hw, norm[i]) <= 1:
+                pairs.append((h, texts[i]))
+    return pairs

@@ -2,7 +2,7 @@
 
 Loss = (1 - cosine to the teacher vector) + contrastive InfoNCE against the other texts in the batch
 + an auxiliary character CTC head on the encoder frames (DESIGN.md: without it the student memorises texts
-instead of learning to hear). Audio is augmented on the fly: gain, leading silence, white/pink noise.
+instead of learning to hear). Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble noise.
 Checkpoints after every epoch; a rerun with the same `out` resumes from the last one.
 """
 
@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
 from s2r_edge.model import ModelConfig, StreamingEncoder, load_checkpoint, n_params, save_checkpoint, text_to_labels
+from s2r_edge.noise import NOISE_KINDS, Condition, reverberate
 from s2r_edge.synth import SpeechSet
 
 
@@ -36,7 +37,8 @@ class TrainConfig:
     contrastive_weight: float = 1.0
     ctc_weight: float = 0.5
     dropout: float = 0.1
-    noise_prob: float = 0.5  # share of utterances that get white or pink noise
+    noise_prob: float = 0.5  # share of utterances that get white, pink or babble noise
+    reverb_prob: float = 0.2  # share of utterances spoken in a synthetic reverberant room
     snr_db: tuple[float, float] = (0.0, 30.0)
     gain_db: tuple[float, float] = (-18.0, 6.0)
     max_lead_s: float = 0.5  # random leading silence
@@ -46,23 +48,17 @@ class TrainConfig:
     workers: int = 0  # DataLoader processes preparing augmented batches (0: in the training process)
 
 
-def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
-    """1/f noise by shaping white noise in the frequency domain; unit RMS."""
-    spec = np.fft.rfft(rng.standard_normal(n))
-    spec /= np.sqrt(np.maximum(np.arange(len(spec)), 1))
-    x = np.fft.irfft(spec, n)
-    return x / (np.sqrt(np.mean(x**2)) + 1e-9)
-
-
-def augment(wav: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, sample_rate: int = 16000) -> np.ndarray:
-    """Leading silence, additive white/pink noise at a random SNR, then a random gain."""
+def augment(wav: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, babble_pool: list[np.ndarray] = (),
+            sample_rate: int = 16000) -> np.ndarray:
+    """Leading silence, sometimes a reverberant room, additive white/pink/babble noise at a random SNR,
+    then a random gain."""
     lead = np.zeros(int(rng.uniform(0, cfg.max_lead_s) * sample_rate), dtype=np.float32)
     wav = np.concatenate([lead, wav])
+    if rng.random() < cfg.reverb_prob:
+        wav = reverberate(wav, rng, rt60_s=rng.uniform(0.2, 0.9))
     if rng.random() < cfg.noise_prob:
-        noise = pink_noise(len(wav), rng) if rng.random() < 0.5 else rng.standard_normal(len(wav))
-        power = np.mean(wav**2) + 1e-9
-        snr = rng.uniform(*cfg.snr_db)
-        wav = wav + noise * np.sqrt(power / 10 ** (snr / 10)) / (np.sqrt(np.mean(noise**2)) + 1e-9)
+        kinds = NOISE_KINDS if len(babble_pool) >= 4 else NOISE_KINDS[:2]
+        wav = Condition(str(rng.choice(kinds)), rng.uniform(*cfg.snr_db)).apply(wav, rng, babble_pool)
     wav = wav * 10 ** (rng.uniform(*cfg.gain_db) / 20)
     return np.clip(wav, -1, 1).astype(np.float32)
 
@@ -97,7 +93,8 @@ class AugmentedBatches(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng((self.cfg.seed, self.epoch, i))
         batch = self.plan[i]
-        wavs = [augment(self.data.wav(j), self.cfg, rng) for j in batch]
+        pool = [self.data.wav(int(j)) for j in rng.integers(len(self.data), size=6)]  # other talkers for babble
+        wavs = [augment(self.data.wav(j), self.cfg, rng, pool) for j in batch]
         wav, lens = collate(wavs, self.multiple)
         return wav, lens, torch.from_numpy(self.data.text_ids[batch].astype(np.int64))
 

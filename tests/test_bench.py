@@ -6,7 +6,7 @@ import pytest
 
 from s2r_edge.errors import S2RError
 from s2r_edge.runtime import DEFAULT_MODEL, PteEncoder
-from tests.test_cli import cli
+from tests.test_cli import N_DOCS, cli
 
 
 def test_bench_json_has_the_figures(index_dir):
@@ -16,7 +16,7 @@ def test_bench_json_has_the_figures(index_dir):
     for key in ("step_ms_p50", "end_to_hits_ms_p50", "cascade_asr_end_to_hits_ms_p50", "peak_rss_mb",
                 "rss_model_mb", "rss_index_mb", "model_mb", "real_time_factor"):
         assert result[key] > 0, key
-    assert result["threads"] == 1 and result["index_docs"] == 120
+    assert result["threads"] == 1 and result["index_docs"] == N_DOCS
     assert result["peak_rss_mb"] >= result["runtime_rss_mb"]
 
 

@@ -9,12 +9,17 @@ import pytest
 import soundfile as sf
 
 from s2r_edge.runtime import Searcher
-from s2r_edge.texts import DEMO_DOCS
+from s2r_edge.texts import DEMO_DOCS, read_docs
 from s2r_edge.voices import DEMO_VOICE, Voice
 
-CHANCE_MRR_120 = sum(1 / r for r in range(1, 11)) / 120  # random ranking of 120 docs: 0.024
-# Over 120 queries a random ranker's MRR@10 has standard deviation 0.010: 0.065 is chance + 4 sigma.
-BEATS_CHANCE = 0.065
+N_DOCS = len(read_docs(DEMO_DOCS))
+
+
+def chance_mrr(n_docs: int, n_queries: int) -> tuple[float, float]:
+    """Mean and standard deviation of MRR@10 over `n_queries` for a random ranking of `n_docs` docs."""
+    mean = sum(1 / r for r in range(1, 11)) / n_docs
+    var = sum(1 / r**2 for r in range(1, 11)) / n_docs - mean**2
+    return mean, (var / n_queries) ** 0.5
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -24,7 +29,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def test_index_build_then_search_json(tmp_path, query_wav):
     built = cli("index", "build", "--docs", str(DEMO_DOCS), "--out", str(tmp_path / "idx"), "--json")
     assert built.returncode == 0, built.stderr
-    assert json.loads(built.stdout)["count"] == 120
+    assert json.loads(built.stdout)["count"] == N_DOCS
     found = cli("search", "--index", str(tmp_path / "idx"), "--audio", str(query_wav), "--json", "-k", "4")
     assert found.returncode == 0, found.stderr
     result = json.loads(found.stdout)
@@ -44,8 +49,9 @@ def test_beats_chance_on_held_out_queries(index_dir, demo_queries):
         ids = [h.id for h in searcher.search_samples(voice.speak(q.text), k=10).hits]
         rr.append(next((1 / r for r, i in enumerate(ids, 1) if i in q.relevant), 0.0))
     mrr = float(np.mean(rr))
-    print(f"MRR@10 {mrr:.3f} on {len(rr)} held-out queries (chance {CHANCE_MRR_120:.3f})")
-    assert mrr > BEATS_CHANCE
+    chance, sd = chance_mrr(N_DOCS, len(rr))
+    print(f"MRR@10 {mrr:.3f} on {len(rr)} held-out queries (chance {chance:.3f} +- {sd:.3f})")
+    assert mrr > chance + 4 * sd
 
 
 def write(path, samples, rate):

@@ -1,16 +1,48 @@
-"""Input files: line-numbered errors, and no evaluation query text in the training texts."""
+"""Input files: line-numbered errors; the benchmark's size, labels and splits (no test text in training)."""
 
 import pytest
 
 from s2r_edge.errors import S2RError
-from s2r_edge.texts import bundled_training_texts, held_out_texts, normalise, read_docs, read_queries, read_texts
+from s2r_edge.texts import (
+    DEMO_DOCS,
+    DEMO_QUERIES,
+    DEV_QUERIES,
+    TRAIN_QUERIES,
+    bundled_training_texts,
+    content_words,
+    held_out_texts,
+    near_copies,
+    normalise,
+    read_docs,
+    read_queries,
+    read_texts,
+    wordnet_sentences,
+)
 
 
-def test_no_evaluation_query_is_a_training_text():
-    train = {normalise(t) for t in bundled_training_texts()}
+def test_no_test_or_dev_query_nor_a_near_copy_is_a_training_text():
+    train = bundled_training_texts() + wordnet_sentences()
     held = held_out_texts()
-    assert len(held) >= 100
-    assert not train & held
+    assert len(held) >= 300
+    assert not {normalise(t) for t in train} & held
+    assert near_copies(held, train) == []
+
+
+def test_near_copies_are_one_word_apart():
+    texts = ["turn off the wifi please", "turn the wifi off now please", "wifi"]
+    assert near_copies(["Turn ON the wifi, please!"], texts) == [("Turn ON the wifi, please!", texts[0])]
+    assert near_copies(["turn off the wifi"], texts) == [("turn off the wifi", texts[0])]
+
+
+def test_the_benchmark_is_large_labelled_and_paraphrased():
+    docs = {d.id: d for d in read_docs(DEMO_DOCS)}
+    splits = {p: read_queries(p, need_audio=False) for p in (DEMO_QUERIES, DEV_QUERIES, TRAIN_QUERIES)}
+    queries = [q for qs in splits.values() for q in qs]
+    assert len(docs) >= 400 and len({d.meta["domain"] for d in docs.values()}) >= 5
+    assert len(queries) >= 600 and len(splits[DEMO_QUERIES]) >= 200
+    assert all(r in docs for q in queries for r in q.relevant)
+    shares_title = [q for q in queries if content_words(q.text) & content_words(docs[q.relevant[0]].meta["title"])]
+    assert len(shares_title) <= len(queries) / 3
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,192 @@
+"""The visible benchmark: spoken test queries on held-out voices and acoustic conditions, searched among the app
+corpus plus 117,659 WordNet distractors, by `s2r`, `cascade-asr` and `cascade-gt` in one run.
+
+Writes the `bench-eval` section of benchmarks/RESULTS.md, benchmarks/mrr_vs_snr.png and
+benchmarks/eval_bench.json. Run: `make eval` (or .venv/bin/python benchmarks/eval_bench.py --help).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from s2r_edge.errors import S2RError
+from s2r_edge.evaluate import evaluate
+from s2r_edge.index import DocIndex, build_index
+from s2r_edge.noise import Condition
+from s2r_edge.runtime import DEFAULT_MODEL, Searcher
+from s2r_edge.synth import babble_pool, condition_queries, speak_queries
+from s2r_edge.texts import DEMO_DOCS, DEMO_QUERIES, read_docs, read_queries, wordnet_glosses
+from s2r_edge.voices import HELDOUT_VOICES, JOE
+
+from results import write_section
+
+HERE = Path(__file__).resolve().parent
+BUILD = HERE.parent / "build" / "bench"
+VOICES = (JOE, *HELDOUT_VOICES)
+SNRS = (20, 10, 5, 0)
+CONDITIONS = ("clean", *(f"{kind}@{snr}" for kind in ("white", "babble") for snr in SNRS), "reverb")
+SYSTEMS = ("s2r", "cascade-asr", "cascade-gt")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One voice under one condition and its spoken queries file."""
+
+    voice: str
+    condition: str
+    queries: Path
+
+
+def bench_index(distractors: int | None = None) -> Path:
+    """The app corpus plus the WordNet glosses (all, or the first `distractors`), indexed once and reused
+    while the docs are unchanged."""
+    docs = read_docs(DEMO_DOCS) + wordnet_glosses()[:distractors]
+    path = BUILD / ("index" if distractors is None else f"index-{distractors}")
+    try:
+        if DocIndex.load(path).docs == docs:
+            return path
+    except S2RError:
+        pass
+    print(f"indexing {len(docs)} docs into {path} (teacher embeddings; minutes on 2 cores)", file=sys.stderr)
+    build_index(docs, path)
+    return path
+
+
+def make_audio(voices: list[str], conditions: list[str]) -> list[Cell]:
+    """Speak the test queries with each voice, then derive every acoustic condition from the clean audio."""
+    pool = babble_pool()
+    cells = []
+    for voice in voices:
+        folder = BUILD / "audio" / voice.replace(":", "_").replace("+", "_")
+        clean = speak_queries(DEMO_QUERIES, voice, folder / "clean")
+        for name in conditions:
+            cond = Condition.parse(name)
+            path = clean if cond.kind == "clean" else condition_queries(clean, cond, folder / cond.name, pool)
+            cells.append(Cell(voice, cond.name, path))
+    return cells
+
+
+@lru_cache(maxsize=1)
+def _searcher(index: Path) -> Searcher:
+    return Searcher.load(index)
+
+
+def _eval_cell(index: Path, cell: Cell, systems: tuple[str, ...]) -> dict:
+    """Score one cell in a worker process (each worker holds its own searcher, teacher and recogniser)."""
+    scores = evaluate(_searcher(index), read_queries(cell.queries), systems, progress=False)
+    return {s: v.to_json() for s, v in scores.items()}
+
+
+def run(index: Path, cells: list[Cell], workers: int) -> dict:
+    """Every system on every cell; cascade-gt never hears the audio, so it is scored once on the true texts."""
+    results: dict = {"cascade-gt": _eval_cell(index, cells[0], ("cascade-gt",))["cascade-gt"], "cells": []}
+    audio_systems = tuple(s for s in SYSTEMS if s != "cascade-gt")
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:  # fork after torch hangs
+        futures = [pool.submit(_eval_cell, index, c, audio_systems) for c in cells]
+        for n, (cell, fut) in enumerate(zip(cells, futures), 1):
+            scores = fut.result()
+            results["cells"].append({"voice": cell.voice, "condition": cell.condition, **scores})
+            print(f"[{n}/{len(cells)}] {cell.voice} {cell.condition}: "
+                  + ", ".join(f"{s} {v['mrr@10']:.3f}" for s, v in scores.items()), file=sys.stderr)
+    return results
+
+
+def plot(results: dict, voices: list[str], n_docs: int, out: Path) -> None:
+    """MRR@10 against SNR per noise kind, one line per system and voice; clean at the right."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [*SNRS[::-1], 30]  # clean drawn at 30 dB
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    styles = {"s2r": "tab:blue", "cascade-asr": "tab:orange"}
+    for ax, kind in zip(axes, ("white", "babble")):
+        for system, colour in styles.items():
+            for voice, ls in zip(voices, ("-", "--", ":")):
+                by = {c["condition"]: c[system]["mrr@10"] for c in results["cells"] if c["voice"] == voice}
+                ys = [by[f"{kind}@{s}"] for s in SNRS[::-1]] + [by["clean"]]
+                ax.plot(xs, ys, ls, color=colour, marker="o", ms=3, label=f"{system} · {voice}")
+        ax.axhline(results["cascade-gt"]["mrr@10"], color="tab:green", label="cascade-gt (true transcript)")
+        ax.set_xticks(xs, [*(str(s) for s in SNRS[::-1]), "clean"])
+        ax.set_xlabel(f"{kind} noise SNR (dB)")
+        ax.set_title(f"{kind} noise")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("MRR@10")
+    axes[1].legend(fontsize=7, loc="center right")
+    fig.suptitle(f"Spoken query retrieval among {n_docs:,} documents: MRR@10 against SNR")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+def report(results: dict, n_docs: int, n_queries: int, minutes: float) -> str:
+    gt = results["cascade-gt"]
+    rows = [
+        f"| {c['voice']} | {c['condition']} | "
+        + " | ".join(f"{c[s]['mrr@10']:.3f}" for s in ("s2r", "cascade-asr"))
+        + f" | {gt['mrr@10']:.3f} | "
+        + " | ".join(f"{c[s]['r@1']:.2f} / {c[s]['r@10']:.2f}" for s in ("s2r", "cascade-asr"))
+        + " | "
+        + " | ".join(f"{c[s]['latency_ms_p50']:.1f} / {c[s]['latency_ms_p90']:.1f}" for s in ("s2r", "cascade-asr"))
+        + " |"
+        for c in results["cells"]
+    ]
+    return f"""## Benchmark: held-out voices and noise, S2R vs cascade ASR vs transcript ({date.today()})
+
+Command: `make eval` (`.venv/bin/python benchmarks/eval_bench.py`), {minutes:.0f} min on this 2-core machine,
+{platform.machine()}, Python {platform.python_version()}. Raw numbers: `benchmarks/eval_bench.json`.
+Index: {n_docs} documents = the app corpus (`s2r_edge/data/demo_docs.jsonl`) + every WordNet 3.0 synset gloss as a
+distractor (Debian `wordnet-base`, WordNet 3.0 licence, Princeton University: free use with the copyright notice);
+one hnswlib index, one teacher (all-MiniLM-L6-v2) for all systems. Queries: the {n_queries} test-split queries
+(`s2r_edge/data/demo_queries.jsonl`, never trained on), spoken by the held-out neural voice {JOE} and two held-out
+voices of the training engines; noise mixed at the given SNR over the whole clip (white; babble of 4 talkers from
+training voices), reverb = synthetic room, RT60 0.6 s. Model `{DEFAULT_MODEL.name}` (int8, ExecuTorch runtime,
+160 ms chunks). Latency: end of audio to top-10 hits, p50 / p90 ms. `cascade-gt` (true transcript, no audio)
+scores MRR@10 {gt['mrr@10']:.3f}, R@1 {gt['r@1']:.2f}, R@10 {gt['r@10']:.2f}, {gt['latency_ms_p50']:.1f} ms p50 in every row.
+
+![MRR@10 against SNR](mrr_vs_snr.png)
+
+| voice | condition | s2r MRR@10 | asr MRR@10 | gt MRR@10 | s2r R@1 / R@10 | asr R@1 / R@10 | s2r ms p50 / p90 | asr ms p50 / p90 |
+|---|---|---|---|---|---|---|---|---|
+""" + "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--voices", default=",".join(VOICES), help="comma-separated voice specs")
+    parser.add_argument("--conditions", default=",".join(CONDITIONS), help="clean, reverb, white@SNR, babble@SNR...")
+    parser.add_argument("--distractors", type=int, default=None, help="use only the first N WordNet glosses")
+    parser.add_argument("--workers", type=int, default=2, help="cells scored in parallel processes")
+    parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
+    args = parser.parse_args()
+    t0 = time.time()
+    voices, conditions = args.voices.split(","), args.conditions.split(",")
+    partial = args.distractors is not None or sorted(conditions) != sorted(CONDITIONS)
+    if partial and not args.no_write:
+        parser.error("RESULTS.md gets the full benchmark only; add --no-write for a partial run")
+    index = bench_index(args.distractors)
+    cells = make_audio(voices, conditions)
+    results = run(index, cells, args.workers)
+    print(json.dumps(results))
+    if args.no_write:
+        return
+    (HERE / "eval_bench.json").write_text(json.dumps(results, indent=1) + "\n")
+    n_docs = len(DocIndex.load(index))
+    plot(results, voices, n_docs, HERE / "mrr_vs_snr.png")
+    write_section("bench-eval", report(results, n_docs, len(read_queries(DEMO_QUERIES, need_audio=False)),
+                                       (time.time() - t0) / 60))
+    print("wrote the bench-eval section of benchmarks/RESULTS.md and benchmarks/mrr_vs_snr.png", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
