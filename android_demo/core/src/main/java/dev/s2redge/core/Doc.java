@@ -22,7 +22,7 @@ public record Doc(String id, String text) {
             int n = 0;
             for (String line; (line = in.readLine()) != null; ) {
                 n++;
-                if (line.isBlank()) {
+                if (line.trim().isEmpty()) {
                     continue;
                 }
                 String where = path + ":" + n;

@@ -68,7 +68,7 @@ public final class HnswGraph {
         }
         try {
             return parse(buf, file, dim);
-        } catch (BufferUnderflowException | IndexOutOfBoundsException | IllegalArgumentException e) {
+        } catch (BufferUnderflowException | IndexOutOfBoundsException e) {
             throw new S2RException(file + ": truncated or not an hnswlib index; " + Manifest.FIX);
         }
     }
@@ -89,7 +89,8 @@ public final class HnswGraph {
         buf.getLong(); // ef_construction
         if (count < 1 || count > Integer.MAX_VALUE || entryPoint >= count || maxLevel < 0 || maxM < 1 || maxM0 < 1
                 || offsetLevel0 != 0 || dataOffset != 4 + 4 * maxM0 || labelOffset <= dataOffset
-                || bytesPerElement != labelOffset + 8 || count * bytesPerElement > buf.remaining()) {
+                || bytesPerElement != labelOffset + 8 || bytesPerElement > Integer.MAX_VALUE / count
+                || count * bytesPerElement > buf.remaining()) {
             throw new S2RException(file + ": header is not that of an hnswlib index (or the file is truncated); "
                     + Manifest.FIX);
         }
@@ -99,49 +100,51 @@ public final class HnswGraph {
                     + "-d; " + Manifest.FIX);
         }
         int n = (int) count;
+        int record = (int) bytesPerElement;
+        int start = buf.position(); // the header is read; absolute reads from here on
         float[] vectors = new float[n * dim];
         long[] labels = new long[n];
         boolean[] deleted = new boolean[n];
         int[][] level0 = new int[n][];
-        int start = buf.position();
         for (int i = 0; i < n; i++) {
-            buf.position(start + (int) (i * bytesPerElement));
-            level0[i] = readLinks(buf, n, (int) maxM0, file);
-            deleted[i] = (buf.get(start + (int) (i * bytesPerElement) + 2) & DELETED_MARK) != 0;
-            buf.position(start + (int) (i * bytesPerElement + dataOffset));
-            buf.asFloatBuffer().get(vectors, i * dim, dim);
-            labels[i] = buf.getLong(start + (int) (i * bytesPerElement + labelOffset));
+            int at = start + i * record;
+            level0[i] = readLinks(buf, at, n, (int) maxM0, file);
+            deleted[i] = (buf.get(at + 2) & DELETED_MARK) != 0;
+            for (int j = 0; j < dim; j++) {
+                vectors[i * dim + j] = buf.getFloat(at + (int) dataOffset + 4 * j);
+            }
+            labels[i] = buf.getLong(at + (int) labelOffset);
         }
-        buf.position(start + (int) (n * bytesPerElement));
+        int at = start + n * record;
         int linksBytes = 4 + 4 * (int) maxM;
         int[][][] upper = new int[n][][];
         for (int i = 0; i < n; i++) {
-            int size = buf.getInt();
+            int size = buf.getInt(at);
+            at += 4;
             if (size < 0 || size % linksBytes != 0 || size / linksBytes > maxLevel) {
                 throw new S2RException(file + ": corrupt upper-level links of element " + i + "; " + Manifest.FIX);
             }
             upper[i] = new int[size / linksBytes][];
             for (int level = 0; level < upper[i].length; level++) {
-                int at = buf.position();
-                upper[i][level] = readLinks(buf, n, (int) maxM, file);
-                buf.position(at + linksBytes);
+                upper[i][level] = readLinks(buf, at, n, (int) maxM, file);
+                at += linksBytes;
             }
         }
-        if (buf.hasRemaining()) {
-            throw new S2RException(file + ": " + buf.remaining() + " unexpected trailing bytes; " + Manifest.FIX);
+        if (at != buf.limit()) {
+            throw new S2RException(file + ": " + (buf.limit() - at) + " unexpected trailing bytes; " + Manifest.FIX);
         }
         return new HnswGraph(dim, n, (int) entryPoint, maxLevel, vectors, labels, deleted, level0, upper);
     }
 
-    /** One link list at the buffer's position: a count word, then up to {@code max} ids below {@code n}. */
-    private static int[] readLinks(ByteBuffer buf, int n, int max, Path file) throws S2RException {
-        int size = buf.getInt() & 0xFFFF;
+    /** The link list at byte {@code at}: a count word, then up to {@code max} ids below {@code n}. */
+    private static int[] readLinks(ByteBuffer buf, int at, int n, int max, Path file) throws S2RException {
+        int size = buf.getInt(at) & 0xFFFF;
         if (size > max) {
             throw new S2RException(file + ": a link list holds " + size + " > " + max + " links; " + Manifest.FIX);
         }
         int[] links = new int[size];
         for (int j = 0; j < size; j++) {
-            links[j] = buf.getInt();
+            links[j] = buf.getInt(at + 4 + 4 * j);
             if (links[j] < 0 || links[j] >= n) {
                 throw new S2RException(file + ": a link points outside the graph; " + Manifest.FIX);
             }

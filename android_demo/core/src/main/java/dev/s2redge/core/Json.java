@@ -87,7 +87,7 @@ public final class Json {
     public static Map<String, Object> readObject(Path path, String fix) throws S2RException {
         String text;
         try {
-            text = Files.readString(path, StandardCharsets.UTF_8);
+            text = new String(Files.readAllBytes(path), StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             throw new S2RException(path + ": missing; " + fix);
         } catch (IOException e) {

@@ -2,6 +2,7 @@ package dev.s2redge.core;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 
@@ -48,7 +49,7 @@ public record ModelInfo(
                 (int) Json.integer(obj, "emb_dim", where),
                 Json.string(obj, "model_version", where),
                 Json.string(obj, "teacher", where),
-                List.copyOf(shapes));
+                Collections.unmodifiableList(shapes));
         if (info.sampleRate < 1 || info.chunkSamples < 1 || info.embDim < 1) {
             throw new S2RException(where + ": sample_rate, chunk_samples and emb_dim must be positive; " + FIX);
         }
