@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio wordnet-base sox default-jdk-headless junit4
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test eval bench clean-venv android-core-test android-core-bench
+.PHONY: setup system-deps demo test eval bench clean-venv android-core-test android-core-bench android-assets
 
 setup: $(STAMP)
 
@@ -66,6 +66,10 @@ android-core-test: $(CORE)/build/.compiled
 
 android-core-bench: $(CORE)/build/.compiled
 	java -cp $(CORE_CP) -Ds2r.assets=$(CORE_ASSETS) dev.s2redge.core.SearchBenchmark
+
+# What the Android app ships (android_demo/app/s2r-assets, read by its Gradle build): the model and a demo index.
+android-assets: setup
+	$(BIN)/python android_demo/make_assets.py --out android_demo/app/s2r-assets
 
 clean-venv:
 	rm -rf $(VENV)
