@@ -26,6 +26,7 @@ from s2r_edge.voices import DEMO_VOICE, Voice
 GOLDEN_QUERIES = 8  # demo queries spoken for the golden files, spread over the query list
 PAD_SECONDS = 1.0  # background before and after the speech in the endpointing recording
 NOISE_DBFS = -60.0  # level of that background (a quiet room, not digital silence)
+RANDOM_VECTORS = 200  # random unit queries: near-ties everywhere, so they exercise the graph walk itself
 
 
 def write_model(model: Path, out: Path) -> PteEncoder:
@@ -50,8 +51,9 @@ def write_model(model: Path, out: Path) -> PteEncoder:
 
 
 def write_golden(searcher: Searcher, out: Path) -> None:
-    """Spoken demo queries as 16-bit WAVs, each with its query vector and hits as `s2r-edge search` gives them,
-    plus one query between stretches of quiet background with the true speech boundaries."""
+    """Spoken demo queries as 16-bit WAVs, each with its query vector and hits as `s2r-edge search` gives them;
+    random unit vectors with their hnswlib hits; one query between stretches of quiet background with the
+    true speech boundaries."""
     golden = out / "golden"
     golden.mkdir(parents=True, exist_ok=True)
     voice = Voice.parse(DEMO_VOICE)
@@ -66,10 +68,18 @@ def write_golden(searcher: Searcher, out: Path) -> None:
                       "vector": [float(v) for v in result.embedding], **result.to_json()})
     (golden / "queries.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
 
+    rng = np.random.default_rng(0)
+    with open(golden / "random.jsonl", "w") as f:
+        for _ in range(RANDOM_VECTORS):
+            vector = rng.standard_normal(searcher.index.dim).astype(np.float32)
+            vector /= np.linalg.norm(vector)
+            hits = searcher.index.search(vector, k=10)
+            f.write(json.dumps({"vector": [float(v) for v in vector], "hits": [h.to_json() for h in hits]}) + "\n")
+
     rate = searcher.encoder.info.sample_rate
     speech = voice.speak(queries[0].text)
     pad = int(PAD_SECONDS * rate)
-    noise = np.random.default_rng(0).standard_normal(2 * pad + len(speech)).astype(np.float32)
+    noise = rng.standard_normal(2 * pad + len(speech)).astype(np.float32)
     audio = noise * np.float32(10 ** (NOISE_DBFS / 20))
     audio[pad : pad + len(speech)] += speech
     sf.write(golden / "padded.wav", audio, rate, subtype="FLOAT")

@@ -31,10 +31,19 @@ final class Assets {
         return dir().resolve("model").resolve("encoder_int8.pte");
     }
 
-    /** The golden queries: one JSON object per line of golden/queries.jsonl. */
+    /** The spoken golden queries: {"wav", "vector", "hits", "chunks", ...} per line of golden/queries.jsonl. */
     static List<Map<String, Object>> queries() throws IOException {
+        return lines("queries.jsonl");
+    }
+
+    /** Random unit query vectors with hnswlib's hits for them: {"vector", "hits"} per line. */
+    static List<Map<String, Object>> randomQueries() throws IOException {
+        return lines("random.jsonl");
+    }
+
+    private static List<Map<String, Object>> lines(String name) throws IOException {
         List<Map<String, Object>> out = new ArrayList<>();
-        for (String line : Files.readAllLines(dir().resolve("golden").resolve("queries.jsonl"))) {
+        for (String line : Files.readAllLines(dir().resolve("golden").resolve(name))) {
             out.add(Json.parseObject(line));
         }
         return out;

@@ -33,16 +33,28 @@ public class DocIndexTest {
 
     @Test
     public void sameHitsAsPythonSearch() throws Exception {
-        DocIndex index = DocIndex.load(Assets.index());
         List<Map<String, Object>> queries = Assets.queries();
         assertTrue("golden file holds queries", queries.size() >= 4);
-        for (Map<String, Object> q : queries) {
+        assertSameHits(queries);
+    }
+
+    @Test
+    public void sameHitsAsHnswlibOnRandomVectors() throws Exception {
+        List<Map<String, Object>> queries = Assets.randomQueries();
+        assertTrue("golden file holds random queries", queries.size() >= 100);
+        assertSameHits(queries);
+    }
+
+    private static void assertSameHits(List<Map<String, Object>> queries) throws Exception {
+        DocIndex index = DocIndex.load(Assets.index());
+        for (int i = 0; i < queries.size(); i++) {
+            Map<String, Object> q = queries.get(i);
             @SuppressWarnings("unchecked")
             List<Map<String, Object>> expected = (List<Map<String, Object>>) q.get("hits");
             List<Hit> hits = index.search(Assets.floats((List<?>) q.get("vector")), expected.size());
-            assertEquals(q.get("wav") + ": hit count", expected.size(), hits.size());
+            assertEquals("query " + i + ": hit count", expected.size(), hits.size());
             for (int r = 0; r < hits.size(); r++) {
-                String where = q.get("wav") + " rank " + (r + 1);
+                String where = "query " + i + " " + q.getOrDefault("wav", "(random)") + " rank " + (r + 1);
                 assertEquals(where + " id", expected.get(r).get("id"), hits.get(r).id());
                 assertEquals(where + " score", (Double) expected.get(r).get("score"), hits.get(r).score(), 1e-4);
                 assertEquals(where + " text", expected.get(r).get("text"), hits.get(r).text());
