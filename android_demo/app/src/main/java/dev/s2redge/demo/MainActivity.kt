@@ -65,13 +65,19 @@ class MainActivity : Activity(), VoiceSearch.Listener {
         index = loadedIndex
         val info = loadedEncoder.info
         modelView.text = getString(R.string.model_line, info.modelVersion(), info.chunkSamples(), info.embDim(), loadedIndex.size())
-        listenIfAllowed()
+        if (micGranted()) {
+            startListening()
+        } else {
+            requestPermissions(arrayOf(Manifest.permission.RECORD_AUDIO), MIC_REQUEST)
+        }
     }
 
     override fun onResume() {
         super.onResume()
-        if (encoder != null && search == null) {
-            listenIfAllowed() // e.g. back from the app settings with the permission now granted
+        // Back from the background or from the app settings: listen again, but never ask from here (the
+        // permission dialog itself pauses and resumes the activity).
+        if (encoder != null && search == null && micGranted()) {
+            startListening()
         }
     }
 
@@ -87,13 +93,8 @@ class MainActivity : Activity(), VoiceSearch.Listener {
         encoder?.close()
     }
 
-    private fun listenIfAllowed() {
-        if (checkSelfPermission(Manifest.permission.RECORD_AUDIO) == PackageManager.PERMISSION_GRANTED) {
-            startListening()
-        } else {
-            requestPermissions(arrayOf(Manifest.permission.RECORD_AUDIO), MIC_REQUEST)
-        }
-    }
+    private fun micGranted() =
+        checkSelfPermission(Manifest.permission.RECORD_AUDIO) == PackageManager.PERMISSION_GRANTED
 
     override fun onRequestPermissionsResult(requestCode: Int, permissions: Array<out String>, results: IntArray) {
         if (requestCode != MIC_REQUEST) {
@@ -120,25 +121,27 @@ class MainActivity : Activity(), VoiceSearch.Listener {
     }
 
     private fun showMicDenied(permanently: Boolean) {
-        status.text = ""
-        error.setText(if (permanently) R.string.mic_denied_forever else R.string.mic_denied)
-        error.visibility = View.VISIBLE
-        retry.setText(if (permanently) R.string.open_settings else R.string.retry)
-        retry.visibility = View.VISIBLE
-        retry.setOnClickListener {
-            if (permanently) {
+        if (permanently) {
+            showError(getString(R.string.mic_denied_forever), R.string.open_settings) {
                 startActivity(Intent(Settings.ACTION_APPLICATION_DETAILS_SETTINGS, Uri.fromParts("package", packageName, null)))
-            } else {
+            }
+        } else {
+            showError(getString(R.string.mic_denied), R.string.retry) {
                 requestPermissions(arrayOf(Manifest.permission.RECORD_AUDIO), MIC_REQUEST)
             }
         }
     }
 
-    private fun showError(message: String) {
+    /** Show `message` in place of the status; with `action`, a button labelled `actionLabel` runs it. */
+    private fun showError(message: String, actionLabel: Int = 0, action: (() -> Unit)? = null) {
         status.text = ""
         error.text = message
         error.visibility = View.VISIBLE
-        retry.visibility = View.GONE
+        retry.visibility = if (action == null) View.GONE else View.VISIBLE
+        if (action != null) {
+            retry.setText(actionLabel)
+            retry.setOnClickListener { action() }
+        }
     }
 
     override fun onSpeechStart() = runOnUiThread {
@@ -157,8 +160,8 @@ class MainActivity : Activity(), VoiceSearch.Listener {
     }
 
     override fun onMicrophoneError(sampleRate: Int) = runOnUiThread {
-        search = null
-        showError(getString(R.string.mic_failed, sampleRate))
+        search = null // its capture thread has ended
+        showError(getString(R.string.mic_failed, sampleRate), R.string.try_again) { startListening() }
     }
 
     private fun format(hits: List<Hit>): String =
