@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from s2r_edge.audio import load_audio
 from s2r_edge.errors import S2RError
 from s2r_edge.index import DocIndex, build_index, sha256
 from s2r_edge.runtime import DEFAULT_MODEL, PteEncoder, Searcher
@@ -64,7 +65,9 @@ def write_golden(searcher: Searcher, out: Path) -> None:
         wav = golden / f"q{i}.wav"
         sf.write(wav, voice.speak(query.text), searcher.encoder.info.sample_rate, subtype="PCM_16")
         result = searcher.search_wav(wav, k=10)  # what `s2r-edge search --index DIR --audio WAV --json` prints
+        samples = load_audio(wav)  # the samples that search read, to check the Java WAV reader against
         lines.append({"wav": wav.name, "text": query.text, "chunks": result.chunks,
+                      "rms": float(np.sqrt(np.mean(samples**2))), "peak": float(np.max(np.abs(samples))),
                       "vector": [float(v) for v in result.embedding], **result.to_json()})
     (golden / "queries.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
 

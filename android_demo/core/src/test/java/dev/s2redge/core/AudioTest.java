@@ -48,6 +48,14 @@ public class AudioTest {
             assertEquals(q.get("wav") + ": chunks", ((Double) q.get("chunks")).intValue(), chunks.size());
             assertEquals(q.get("wav") + ": audio_s", (Double) q.get("audio_s"),
                     samples.length / (double) model.sampleRate(), 1e-3);
+            double energy = 0, peak = 0;
+            for (float s : samples) {
+                energy += (double) s * s;
+                peak = Math.max(peak, Math.abs(s));
+            }
+            assertEquals(q.get("wav") + ": rms as Python read it", (Double) q.get("rms"),
+                    Math.sqrt(energy / samples.length), 1e-6);
+            assertEquals(q.get("wav") + ": peak as Python read it", (Double) q.get("peak"), peak, 1e-6);
             for (float[] c : chunks) {
                 assertEquals(model.chunkSamples(), c.length);
             }
