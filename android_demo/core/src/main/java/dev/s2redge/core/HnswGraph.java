@@ -4,8 +4,9 @@ import java.io.IOException;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -61,8 +62,12 @@ public final class HnswGraph {
     /** Read {@code file}, which must hold {@code dim}-d float vectors; a bad file is an error naming it. */
     public static HnswGraph read(Path file, int dim) throws S2RException {
         ByteBuffer buf;
-        try {
-            buf = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            if (channel.size() > Integer.MAX_VALUE) {
+                throw new S2RException(file + ": over 2 GB, more than this reader maps; shard the index");
+            }
+            // Mapped, not read into a heap array: the file is copied once, into the search arrays.
+            buf = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size()).order(ByteOrder.LITTLE_ENDIAN);
         } catch (IOException e) {
             throw new S2RException(file + ": cannot be read (" + e.getMessage() + "); " + Manifest.FIX);
         }
