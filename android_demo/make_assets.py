@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from s2r_edge.audio import load_audio
+from s2r_edge.audio import SAMPLE_RATE, load_audio
 from s2r_edge.errors import S2RError
 from s2r_edge.index import DocIndex, build_index, sha256
 from s2r_edge.runtime import DEFAULT_MODEL, PteEncoder, Searcher
@@ -27,6 +27,7 @@ from s2r_edge.voices import DEMO_VOICE, Voice
 GOLDEN_QUERIES = 8  # demo queries spoken for the golden files, spread over the query list
 PAD_SECONDS = 1.0  # background before and after the speech in the endpointing recording
 NOISE_DBFS = -60.0  # level of that background (a quiet room, not digital silence)
+APP_MODEL = "encoder_int8"  # the app loads model/encoder_int8.pte and the .json beside it, whatever --model was
 RANDOM_VECTORS = 200  # random unit queries: near-ties everywhere, so they exercise the graph walk itself
 
 
@@ -35,7 +36,7 @@ def write_model(model: Path, out: Path) -> PteEncoder:
     the Android Module API cannot read from the program) and its sha256."""
     encoder = PteEncoder(model)
     (out / "model").mkdir(parents=True, exist_ok=True)
-    pte = out / "model" / model.name
+    pte = out / "model" / f"{APP_MODEL}.pte"
     shutil.copyfile(model, pte)
     meta = {
         "file": pte.name,
@@ -47,7 +48,7 @@ def write_model(model: Path, out: Path) -> PteEncoder:
         "teacher": encoder.info.teacher,
         "state_shapes": [list(s) for s in encoder.state_shapes],
     }
-    (out / "model" / f"{model.stem}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (out / "model" / f"{APP_MODEL}.json").write_text(json.dumps(meta, indent=2) + "\n")
     return encoder
 
 
@@ -63,7 +64,7 @@ def write_golden(searcher: Searcher, out: Path) -> None:
     lines = []
     for i, query in enumerate(queries[::step][:GOLDEN_QUERIES]):
         wav = golden / f"q{i}.wav"
-        sf.write(wav, voice.speak(query.text), searcher.encoder.info.sample_rate, subtype="PCM_16")
+        sf.write(wav, voice.speak(query.text), SAMPLE_RATE, subtype="PCM_16")
         result = searcher.search_wav(wav, k=10)  # what `s2r-edge search --index DIR --audio WAV --json` prints
         samples = load_audio(wav)  # the samples that search read, to check the Java WAV reader against
         lines.append({"wav": wav.name, "text": query.text, "chunks": result.chunks,
@@ -79,13 +80,12 @@ def write_golden(searcher: Searcher, out: Path) -> None:
             hits = searcher.index.search(vector, k=10)
             f.write(json.dumps({"vector": [float(v) for v in vector], "hits": [h.to_json() for h in hits]}) + "\n")
 
-    rate = searcher.encoder.info.sample_rate
     speech = voice.speak(queries[0].text)
-    pad = int(PAD_SECONDS * rate)
+    pad = int(PAD_SECONDS * SAMPLE_RATE)
     noise = rng.standard_normal(2 * pad + len(speech)).astype(np.float32)
     audio = noise * np.float32(10 ** (NOISE_DBFS / 20))
     audio[pad : pad + len(speech)] += speech
-    sf.write(golden / "padded.wav", audio, rate, subtype="FLOAT")
+    sf.write(golden / "padded.wav", audio, SAMPLE_RATE, subtype="FLOAT")
     (golden / "padded.json").write_text(json.dumps({"speech_start": pad, "speech_end": pad + len(speech)}) + "\n")
 
 
