@@ -4,10 +4,10 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio wordnet-base sox
+APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio wordnet-base sox default-jdk-headless junit4
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test eval bench clean-venv
+.PHONY: setup system-deps demo test eval bench clean-venv android-core-test android-core-bench android-assets
 
 setup: $(STAMP)
 
@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml | system-deps
 demo: setup
 	$(BIN)/s2r-edge demo
 
-test: setup
+test: setup android-core-test
 	$(BIN)/python -m pytest -q
 
 eval: setup
@@ -40,6 +40,36 @@ eval: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_report.py
+
+# Android demo core: plain Java compiled with javac and tested with JUnit from Debian (no Gradle, no SDK).
+# Its golden inputs (model, index, spoken queries and their Python hits) come from make_assets.py --golden.
+CORE := android_demo/core
+CORE_ASSETS := $(CORE)/build/test-assets
+JUNIT_CP := /usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar
+CORE_CP := $(CORE)/build/classes:$(CORE)/build/test-classes:$(JUNIT_CP)
+CORE_TESTS = $$(cd $(CORE)/src/test/java && find . -name '*Test.java' | sed 's|^\./||; s|\.java$$||; s|/|.|g')
+
+$(CORE_ASSETS)/.done: android_demo/make_assets.py s2r_edge/models/encoder_int8.pte s2r_edge/data/demo_docs.jsonl \
+		s2r_edge/index.py s2r_edge/runtime.py | setup
+	rm -rf $(CORE_ASSETS)
+	$(BIN)/python android_demo/make_assets.py --out $(CORE_ASSETS) --golden
+	touch $@
+
+$(CORE)/build/.compiled: $(CORE_ASSETS)/.done $(shell find $(CORE)/src -name '*.java')
+	rm -rf $(CORE)/build/classes $(CORE)/build/test-classes
+	javac -Xlint:all -Werror -d $(CORE)/build/classes $$(find $(CORE)/src/main/java -name '*.java')
+	javac -Xlint:all -Werror -cp $(CORE)/build/classes:$(JUNIT_CP) -d $(CORE)/build/test-classes $$(find $(CORE)/src/test/java -name '*.java')
+	touch $@
+
+android-core-test: $(CORE)/build/.compiled
+	java -cp $(CORE_CP) -Ds2r.assets=$(CORE_ASSETS) org.junit.runner.JUnitCore $(CORE_TESTS)
+
+android-core-bench: $(CORE)/build/.compiled
+	java -cp $(CORE_CP) -Ds2r.assets=$(CORE_ASSETS) dev.s2redge.core.SearchBenchmark
+
+# What the Android app ships (android_demo/app/s2r-assets, read by its Gradle build): the model and a demo index.
+android-assets: setup
+	$(BIN)/python android_demo/make_assets.py --out android_demo/app/s2r-assets
 
 clean-venv:
 	rm -rf $(VENV)
