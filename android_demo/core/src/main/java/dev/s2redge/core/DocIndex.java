@@ -3,6 +3,7 @@ package dev.s2redge.core;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 
 /** An s2r-edge index directory (index.hnsw, docs.jsonl, manifest.json), verified on load and searched. */
@@ -49,6 +50,11 @@ public final class DocIndex {
 
     public HnswGraph graph() {
         return graph;
+    }
+
+    /** The documents, in label order (label i is row i of docs.jsonl). */
+    public List<Doc> docs() {
+        return Collections.unmodifiableList(docs);
     }
 
     public int size() {
