@@ -25,18 +25,61 @@ def _print_hits(hits: list, out=sys.stdout) -> None:  # type: ignore[no-untyped-
 
 
 def cmd_index_build(args: argparse.Namespace) -> None:
-    from s2r_edge.index import build_index
+    from dataclasses import replace
+
+    from s2r_edge.index import build_index, default_settings
     from s2r_edge.texts import read_docs
 
-    index = build_index(read_docs(args.docs), args.out)
-    print(json.dumps({"index": str(args.out), "count": len(index), "dim": index.dim}) if args.json
-          else f"indexed {len(index)} docs into {args.out}")
+    docs = read_docs(args.docs)
+    params, compression = default_settings(len(docs))
+    given = {k: v for k, v in (("M", args.M), ("ef_construction", args.ef_construction),
+                               ("ef_search", args.ef_search)) if v is not None}
+    params = replace(params, **given)
+    if args.dim is not None:
+        compression = replace(compression, dim=args.dim or None)
+    if args.rerank is not None:
+        compression = replace(compression, rerank=args.rerank)
+    index = build_index(docs, args.out, params, compression=compression)
+    _report_index(args, index, "indexed")
+
+
+def cmd_index_add(args: argparse.Namespace) -> None:
+    from s2r_edge.index import add_docs
+    from s2r_edge.texts import read_docs
+
+    _report_index(args, add_docs(args.index, read_docs(args.docs)), "added docs; now")
+
+
+def cmd_index_remove(args: argparse.Namespace) -> None:
+    from s2r_edge.index import remove_docs
+
+    ids = [i.strip() for i in args.ids.split(",") if i.strip()]
+    if not ids:
+        raise S2RError("--ids names no document; give one or more ids separated by commas")
+    _report_index(args, remove_docs(args.index, ids), f"removed {len(ids)} docs; now")
+
+
+def _report_index(args: argparse.Namespace, index, verb: str) -> None:  # type: ignore[no-untyped-def]
+    out = getattr(args, "out", None) or args.index
+    print(json.dumps({"index": str(out), "count": len(index), "dim": index.dim}) if args.json
+          else f"{verb} {len(index)} docs in {out}")
+
+
+def _parse_where(items: list[str] | None) -> dict | None:
+    """`--where key=value` pairs as a filter on doc fields."""
+    where = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise S2RError(f"--where {item!r}: expected FIELD=VALUE, e.g. --where domain=settings")
+        where[key] = value
+    return where or None
 
 
 def cmd_search(args: argparse.Namespace) -> None:
     from s2r_edge.runtime import Searcher
 
-    result = Searcher.load(args.index, args.model).search_wav(args.audio, k=args.k)
+    result = Searcher.load(args.index, args.model).search_wav(args.audio, k=args.k, where=_parse_where(args.where))
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
         return
@@ -199,22 +242,45 @@ def _add_searcher_args(p: argparse.ArgumentParser, demo_default: bool = False) -
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from s2r_edge.index import COMPACT, COMPACT_FROM, COMPACT_HNSW
     from s2r_edge.voices import DEMO_VOICE
 
     p = argparse.ArgumentParser(prog="s2r-edge", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    idx = sub.add_parser("index", help="build document indexes").add_subparsers(dest="index_command", required=True)
+    idx = sub.add_parser("index", help="build and edit document indexes").add_subparsers(dest="index_command", required=True)
     b = idx.add_parser("build", help="embed a docs JSONL file with the teacher and write an index directory")
     b.add_argument("--docs", required=True, type=Path, help='JSON Lines: {"id": str, "text": str, ...} per line')
     b.add_argument("--out", required=True, type=Path, help="index directory to write (replaced atomically)")
+    auto = (f"default: {COMPACT_HNSW.M} links, PCA to {COMPACT.dim}-d and the top {COMPACT.rerank} rescored with int8 "
+            f"full vectors from {COMPACT_FROM} docs up, else hnswlib's 16 links on full 384-d vectors")
+    b.add_argument("--dim", type=int, default=None, help="PCA dimension of the graph's vectors; 0 keeps the teacher's")
+    b.add_argument("--rerank", type=int, default=None, help="rescore this many graph candidates with int8 full "
+                   "vectors; 0 = off")
+    b.add_argument("--M", type=int, default=None, help="HNSW links per node")
+    b.add_argument("--ef-construction", type=int, default=None, help="HNSW build beam width")
+    b.add_argument("--ef-search", type=int, default=None, help=f"HNSW query beam width ({auto})")
     b.add_argument("--json", action="store_true", help="machine-readable output")
     b.set_defaults(func=cmd_index_build)
+
+    a = idx.add_parser("add", help="embed new docs and add them to an index (no rebuild; ids must be new)")
+    a.add_argument("--index", required=True, type=Path, help="index directory (rewritten atomically)")
+    a.add_argument("--docs", required=True, type=Path, help="JSON Lines of new docs; an id already indexed is an error")
+    a.add_argument("--json", action="store_true", help="machine-readable output")
+    a.set_defaults(func=cmd_index_add)
+
+    r = idx.add_parser("remove", help="remove docs from an index by id (no rebuild)")
+    r.add_argument("--index", required=True, type=Path, help="index directory (rewritten atomically)")
+    r.add_argument("--ids", required=True, help="comma-separated doc ids; an unknown id is an error")
+    r.add_argument("--json", action="store_true", help="machine-readable output")
+    r.set_defaults(func=cmd_index_remove)
 
     s = sub.add_parser("search", help="search an index with a spoken query file")
     _add_searcher_args(s)
     s.add_argument("--audio", required=True, type=Path, help="query audio (WAV/FLAC, any rate; mono or stereo)")
     s.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
+    s.add_argument("--where", action="append", metavar="FIELD=VALUE",
+                   help="only docs whose field equals VALUE, e.g. --where domain=settings (repeatable: all must hold)")
     s.add_argument("--json", action="store_true", help="print {hits: [{id, score, text}], ...} as JSON")
     s.set_defaults(func=cmd_search)
 

@@ -141,11 +141,12 @@ class Stream:
         """The query vector of everything encoded so far (None before the first full chunk)."""
         return self._embedding
 
-    def hits(self, k: int = 10) -> list[Hit]:
-        """Partial results for what has been heard so far (empty before the first full chunk)."""
-        return [] if self._embedding is None else self._searcher.index.search(self._embedding, k)
+    def hits(self, k: int = 10, where: dict | None = None) -> list[Hit]:
+        """Partial results for what has been heard so far (empty before the first full chunk); `where` filters
+        on doc fields as in `DocIndex.search`."""
+        return [] if self._embedding is None else self._searcher.index.search(self._embedding, k, where)
 
-    def finish(self, k: int = 10) -> list[Hit]:
+    def finish(self, k: int = 10, where: dict | None = None) -> list[Hit]:
         """Flush the buffered tail (zero-padded to a chunk) and return the final hits."""
         if self.samples_seen == 0:
             raise S2RError("the stream received no audio")
@@ -154,7 +155,7 @@ class Stream:
             chunk[: len(self._pending)] = self._pending
             self._pending = self._pending[:0]
             self._step(chunk)
-        return self.hits(k)
+        return self.hits(k, where)
 
 
 @dataclass(frozen=True)
@@ -199,14 +200,15 @@ class Searcher:
     def create_stream(self) -> Stream:
         return Stream(self)
 
-    def search_samples(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE, k: int = 10) -> SearchResult:
+    def search_samples(self, samples: np.ndarray, sample_rate: int = SAMPLE_RATE, k: int = 10,
+                       where: dict | None = None) -> SearchResult:
         """Stream a whole utterance through the encoder chunk by chunk and search with its final vector."""
         samples = check_speech(resample(to_mono(np.asarray(samples, dtype=np.float32)), sample_rate), "query")
         stream = self.create_stream()
         t0 = time.perf_counter()
         stream.accept_waveform(SAMPLE_RATE, samples)
         t_end = time.perf_counter()
-        hits = stream.finish(k)
+        hits = stream.finish(k, where)
         t_hits = time.perf_counter()
         final_ms = (t_hits - t_end) * 1000
         if stream.chunks and not len(samples) % self.encoder.info.chunk_samples:
@@ -215,6 +217,6 @@ class Searcher:
             hits, len(samples) / SAMPLE_RATE, (t_hits - t0) * 1000, final_ms, stream.chunks, stream.embedding
         )
 
-    def search_wav(self, path: str | Path, k: int = 10) -> SearchResult:
+    def search_wav(self, path: str | Path, k: int = 10, where: dict | None = None) -> SearchResult:
         """Search with a whole audio file (any rate or channel count; resampled to 16 kHz mono)."""
-        return self.search_samples(load_audio(path), SAMPLE_RATE, k)
+        return self.search_samples(load_audio(path), SAMPLE_RATE, k, where)

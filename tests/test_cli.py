@@ -102,7 +102,8 @@ def test_index_edited_after_build_is_refused(tmp_path, query_wav):
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["index"], ["index", "build"], ["search"], ["eval"], ["bench"], ["demo"], ["synth"], ["train"], ["export"]],
+    [[], ["index"], ["index", "build"], ["index", "add"], ["index", "remove"], ["search"], ["eval"], ["bench"],
+     ["demo"], ["synth"], ["train"], ["export"]],
 )
 def test_every_command_has_help(command):
     run = cli(*command, "--help")
@@ -111,3 +112,31 @@ def test_every_command_has_help(command):
 
 def test_usage_errors_exit_2():
     assert cli("search", "--index", "x").returncode == 2
+
+
+def test_index_compact_build_add_remove_and_filtered_search(tmp_path, query_wav):
+    """Compact settings on the command line, then edits without a rebuild, then a filtered spoken search."""
+    idx = str(tmp_path / "idx")
+    built = cli("index", "build", "--docs", str(DEMO_DOCS), "--out", idx, "--dim", "48", "--rerank", "50", "--M", "8",
+                "--json")
+    assert built.returncode == 0, built.stderr
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["dim"] == 48 and manifest["projection"]["in_dim"] == 384 and manifest["hnsw"]["M"] == 8
+    new = tmp_path / "new.jsonl"
+    new.write_text(json.dumps({"id": "notes-999", "text": "Grocery list for the weekend barbecue", "domain": "notes"}) + "\n")
+    added = cli("index", "add", "--index", idx, "--docs", str(new), "--json")
+    assert added.returncode == 0 and json.loads(added.stdout)["count"] == N_DOCS + 1, added.stderr
+    again = cli("index", "add", "--index", idx, "--docs", str(new))
+    assert again.returncode == 1 and "'notes-999' is already in the index" in again.stderr
+    assert "Traceback" not in again.stderr
+    removed = cli("index", "remove", "--index", idx, "--ids", "notes-999,settings-001", "--json")
+    assert removed.returncode == 0 and json.loads(removed.stdout)["count"] == N_DOCS - 1, removed.stderr
+    unknown = cli("index", "remove", "--index", idx, "--ids", "settings-001")
+    assert unknown.returncode == 1 and "no document with id 'settings-001'" in unknown.stderr
+    found = cli("search", "--index", idx, "--audio", str(query_wav), "--where", "domain=settings", "--json")
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)["hits"]
+    assert len(hits) == 10 and all(h["domain"] == "settings" for h in hits)
+    assert "settings-001" not in {h["id"] for h in hits}
+    bad = cli("search", "--index", idx, "--audio", str(query_wav), "--where", "domain")
+    assert bad.returncode == 1 and "expected FIELD=VALUE" in bad.stderr

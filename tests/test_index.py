@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from s2r_edge.errors import S2RError
-from s2r_edge.index import DocIndex
+from s2r_edge.index import Compression, DocIndex, HnswParams
 from s2r_edge.texts import Doc
 
 
@@ -82,3 +82,178 @@ def test_demo_index_finds_a_doc_by_its_own_text(demo_index):
 
     doc = demo_index.docs[5]
     assert demo_index.search(embed_texts([doc.text])[0], k=1)[0].id == doc.id
+
+
+# --- compact storage: PCA graph + int8 rerank -----------------------------------------------------------------
+
+
+def compact_demo_index(demo_index: DocIndex, dim: int = 64, rerank: int = 100) -> tuple[DocIndex, np.ndarray]:
+    """The demo corpus's real teacher vectors in a compact index."""
+    vecs = np.asarray(demo_index.graph.get_items(range(len(demo_index))), dtype=np.float32)
+    return DocIndex.build(demo_index.docs, vecs, HnswParams(M=8), Compression(dim=dim, rerank=rerank)), vecs
+
+
+def noisy_queries(vecs: np.ndarray, n: int = 60) -> np.ndarray:
+    rng = np.random.default_rng(2)
+    q = vecs[rng.choice(len(vecs), n, replace=False)] + rng.normal(0, 0.04, (n, vecs.shape[1])).astype(np.float32)
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+def recall_at_10(index: DocIndex, vecs: np.ndarray, queries: np.ndarray) -> float:
+    hits = [{h.id for h in index.search(q, 10)} for q in queries]
+    exact = [{index.docs[i].id for i in np.argsort(-vecs @ q)[:10]} for q in queries]
+    return float(np.mean([len(h & e) / 10 for h, e in zip(hits, exact)]))
+
+
+def test_compact_index_takes_full_queries_and_rerank_restores_recall(demo_index):
+    reranked, vecs = compact_demo_index(demo_index, dim=32, rerank=100)
+    graph_only, _ = compact_demo_index(demo_index, dim=32, rerank=0)
+    queries = noisy_queries(vecs)
+    assert reranked.dim == 384 and reranked.graph.dim == 32
+    assert recall_at_10(reranked, vecs, queries) >= 0.97
+    assert recall_at_10(graph_only, vecs, queries) < recall_at_10(reranked, vecs, queries)
+    hit = reranked.search(queries[0], 1)[0]
+    assert hit.score == pytest.approx(float(vecs[demo_index.docs.index(next(d for d in demo_index.docs if d.id == hit.id))] @ queries[0]), abs=0.02)
+    with pytest.raises(S2RError, match="dimension 32, the index holds 384-d"):
+        reranked.search(queries[0][:32])
+
+
+def test_compact_round_trip_records_projection_and_rerank(tmp_path, demo_index):
+    index, vecs = compact_demo_index(demo_index)
+    index.save(tmp_path / "idx")
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    assert manifest["format_version"] == 2 and manifest["dim"] == 64
+    assert manifest["projection"]["in_dim"] == 384 and manifest["rerank"]["depth"] == 100
+    assert set(manifest["files"]) == {"index.hnsw", "docs.jsonl", "projection.npy", "rerank.npy"}
+    loaded = DocIndex.load(tmp_path / "idx")
+    q = noisy_queries(vecs, 5)
+    assert [[h.id for h in loaded.search(x, 5)] for x in q] == [[h.id for h in index.search(x, 5)] for x in q]
+
+
+@pytest.mark.parametrize("name", ["projection.npy", "rerank.npy"])
+def test_an_edited_compact_file_is_named(tmp_path, demo_index, name):
+    compact_demo_index(demo_index)[0].save(tmp_path / "idx")
+    path = tmp_path / "idx" / name
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(S2RError, match=f"{name}: changed since the index was built"):
+        DocIndex.load(tmp_path / "idx")
+
+
+def test_projection_needs_more_docs_than_dimensions():
+    vecs = np.eye(20, 384, dtype=np.float32)
+    with pytest.raises(S2RError, match="needs more than 64"):
+        DocIndex.build([Doc(f"d{i}", "t") for i in range(20)], vecs, compression=Compression(dim=64))
+
+
+# --- add and remove without a rebuild ---------------------------------------------------------------------------
+
+
+def test_remove_then_add_reuses_labels_and_survives_a_round_trip(tmp_path):
+    index, vecs = random_index(100)
+    index.remove(["d7", "d8"])
+    assert len(index) == 98 and "d7" not in {h.id for h in index.search(vecs[7], 5)}
+    index.save(tmp_path / "idx")
+    rows = (tmp_path / "idx" / "docs.jsonl").read_text().splitlines()
+    assert len(rows) == 100 and json.loads(rows[7]) == {"id": "d7", "text": "(removed)", "_removed": True}
+    index = DocIndex.load(tmp_path / "idx")
+    assert len(index) == 98 and "d7" not in {d.id for d in index.docs}
+    new = Doc("new", "a new doc", {"domain": "y"})
+    rng = np.random.default_rng(5)
+    extra = rng.standard_normal((3, 384)).astype(np.float32)
+    extra /= np.linalg.norm(extra, axis=1, keepdims=True)
+    index.add([Doc("d7", "doc 7 again", {"domain": "x"}), new, Doc("grown", "one more")], np.vstack([vecs[7], extra[:2]]))
+    assert index.rows[7].text == "doc 7 again" and index.rows[8].id == "new"  # own row back, then the free one
+    assert len(index.rows) == 101 and index.rows[100].id == "grown"  # then the graph grows
+    assert index.search(vecs[7], 1)[0].id == "d7" and index.search(extra[0], 1)[0].id == "new"
+    index.save(tmp_path / "idx")
+    again = DocIndex.load(tmp_path / "idx")
+    assert len(again) == 101 and again.search(extra[1], 1)[0].id == "grown"
+
+
+def test_add_and_remove_refuse_bad_ids():
+    index, vecs = random_index(50)
+    with pytest.raises(S2RError, match="'d3' is already in the index"):
+        index.add([Doc("d3", "again")], vecs[:1])
+    with pytest.raises(S2RError, match="no document with id 'nope'"):
+        index.remove(["d1", "nope"])
+    assert len(index) == 50  # nothing removed by the refused call
+    with pytest.raises(S2RError, match="dimension 128"):
+        index.add([Doc("x", "y")], np.ones((1, 128), dtype=np.float32))
+
+
+def test_compact_index_add_projects_and_reranks(demo_index):
+    index, vecs = compact_demo_index(demo_index)
+    doc = index.docs[11]
+    index.remove([doc.id])
+    assert doc.id not in {h.id for h in index.search(vecs[11], 10)}
+    index.add([doc], vecs[11:12])
+    assert index.search(vecs[11], 1)[0].id == doc.id
+
+
+# --- metadata filter ------------------------------------------------------------------------------------------
+
+
+def test_filter_keeps_only_matching_docs(demo_index):
+    vecs = np.asarray(demo_index.graph.get_items(range(len(demo_index))), dtype=np.float32)
+    settings = [i for i, d in enumerate(demo_index.docs) if d.meta.get("domain") == "settings"]
+    other = next(i for i, d in enumerate(demo_index.docs) if d.meta.get("domain") != "settings")
+    hits = demo_index.search(vecs[other], 5, where={"domain": "settings"})
+    assert len(hits) == 5 and all(h.meta["domain"] == "settings" for h in hits)
+    exact = [demo_index.docs[i].id for i in sorted(settings, key=lambda i: -float(vecs[i] @ vecs[other]))[:5]]
+    assert [h.id for h in hits] == exact
+    assert demo_index.search(vecs[other], 5, where={"domain": "no such domain"}) == []
+    with pytest.raises(S2RError, match="no document has a field 'domian'"):
+        demo_index.search(vecs[other], 5, where={"domian": "settings"})
+
+
+def test_filter_through_the_graph_on_a_large_index():
+    index, vecs = random_index(6000, dim=32)
+    for i, d in enumerate(index.rows):
+        d.meta["domain"] = "even" if i % 2 == 0 else "odd"
+    hits = index.search(vecs[3], 10, where={"domain": "even"})
+    assert len(hits) == 10 and all(int(h.id[1:]) % 2 == 0 for h in hits)
+
+
+# --- concurrent writers ---------------------------------------------------------------------------------------
+
+WRITER = """
+import sys
+import numpy as np
+from s2r_edge.index import Compression, DocIndex, HnswParams
+from s2r_edge.texts import Doc
+import time
+n, out, start = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+vecs = np.random.default_rng(n).standard_normal((n, 16)).astype(np.float32)
+index = DocIndex.build([Doc(f"w{n}-{i}", "t") for i in range(n)], vecs)
+time.sleep(max(0.0, start - time.time()))  # both writers start saving at the same moment
+for _ in range(60):
+    index.save(out)
+"""
+
+
+def test_two_builds_into_one_directory_at_once_leave_one_whole(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    out, start = tmp_path / "idx", time.time() + 8
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(n), str(out), str(start)], stderr=subprocess.PIPE,
+                                text=True) for n in (300, 700)]
+    for w in writers:
+        assert w.wait(timeout=300) == 0, w.stderr.read()
+    index = DocIndex.load(out)
+    assert len(index) in (300, 700) and {d.id.split("-")[0] for d in index.docs} == {f"w{len(index)}"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]
+
+
+def test_an_edit_over_someone_elses_save_is_refused(tmp_path):
+    random_index(50)[0].save(tmp_path / "idx")
+    first, second = DocIndex.load(tmp_path / "idx"), DocIndex.load(tmp_path / "idx")
+    first.remove(["d1"])
+    first.save(tmp_path / "idx")
+    second.remove(["d2"])
+    with pytest.raises(S2RError, match="changed by another process since it was loaded"):
+        second.save(tmp_path / "idx")
+    assert {d.id for d in DocIndex.load(tmp_path / "idx").docs} == {f"d{i}" for i in range(50)} - {"d1"}
