@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio wordnet-base sox default-jdk-headless junit4
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test eval bench clean-venv android-core-test android-core-bench android-assets
+.PHONY: setup system-deps demo test eval bench index-compare clean-venv android-core-test android-core-bench android-assets
 
 setup: $(STAMP)
 
@@ -40,6 +40,11 @@ eval: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_report.py
+
+# Compact index vs FAISS / USearch / exact (about 20 min on 2 cores; needs the bench extra and `make eval`'s audio).
+index-compare: setup
+	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/python benchmarks/index_compare.py
 
 # Android demo core: plain Java compiled with javac and tested with JUnit from Debian (no Gradle, no SDK).
 # Its golden inputs (model, index, spoken queries and their Python hits) come from make_assets.py --golden.

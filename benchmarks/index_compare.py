@@ -36,6 +36,8 @@ BUILD = HERE.parent / "build" / "bench"
 CACHE = BUILD / "teacher_cache.npz"
 K = 10
 HELD_OUT_SENTENCES = 680  # WordNet example sentences kept out of the index and used as queries
+SPOKEN_VOICE = "espeak:en-gb-x-gbclan+f4"  # a held-out voice; the same folder layout as benchmarks/eval_bench.py
+SPOKEN_QUERIES = BUILD / "audio" / "espeak_en-gb-x-gbclan_f4" / "clean" / "queries.jsonl"
 
 
 def teacher_vectors(texts: list[str], cache: Path = CACHE) -> np.ndarray:
@@ -181,10 +183,15 @@ def load_saved(system: System, out: Path):  # type: ignore[no-untyped-def]
     """What a fresh process holds to search a saved index (for ours: graph, projection and rerank arrays)."""
     if system.kind == "exact":
         return np.load(out / "vectors.npy")
-    if system.kind == "ours":
-        index = DocIndex.load(out / "index")
-        index.rows = [Doc(str(i), "-") for i in range(len(index.rows))]  # count the vectors, not docs.jsonl's texts
-        return index
+    if system.kind == "ours":  # the arrays DocIndex.load reads, without docs.jsonl's per-doc Python objects
+        import hnswlib
+
+        manifest = json.loads((out / "index" / "manifest.json").read_text())
+        graph = hnswlib.Index(space="ip", dim=manifest["dim"])
+        graph.load_index(str(out / "index" / "index.hnsw"), max_elements=manifest["count"])
+        arrays = [np.load(out / "index" / spec["file"]) if spec else None
+                  for spec in (manifest["projection"], manifest["rerank"])]
+        return DocIndex(graph, [Doc("0", "-")] * manifest["count"], manifest, *arrays)
     if system.kind.startswith("faiss"):
         import faiss
 
@@ -348,7 +355,8 @@ sentences, as teacher vectors. **Recall@10** is against exact float32 search in 
 first), divided by the docs; for ours it counts index.hnsw + projection.npy + rerank.npy in memory but not the
 docs' texts. **Disk** is the index files (docs.jsonl and manifest excluded).
 Ours = hnswlib graph over PCA-d projections of the doc vectors (fitted on the docs), then the top `rerank`
-candidates rescored with int8 copies of the full 384-d vectors. Comparators are at 384-d, M=16, efConstruction
+candidates rescored with int8 copies of the full 384-d vectors (efConstruction {COMPACT_HNSW.ef_construction},
+efSearch {COMPACT_HNSW.ef_search} with rerank, 64 without); latency is `DocIndex.search`, Python included. Comparators are at 384-d, M=16, efConstruction
 100, efSearch 64; hnswlib defaults = the previous s2r-edge settings (M=16, efConstruction 200, efSearch 64).
 
 ![recall against bytes per doc](index_compare.png)
@@ -377,9 +385,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000, help="docs in the side-by-side comparison")
     parser.add_argument("--scale", default="10000,100000,1000000", help="corpus sizes for our default")
     parser.add_argument("--scale-ef-construction", type=int, default=64, help="ours at 1M+ builds with this ef")
-    parser.add_argument("--queries", type=Path,
-                        default=BUILD / "audio" / "espeak_en-gb-x-gbclan_f4" / "clean" / "queries.jsonl",
-                        help="spoken test queries (from benchmarks/eval_bench.py) for end-to-end MRR")
+    parser.add_argument("--queries", type=Path, default=SPOKEN_QUERIES,
+                        help=f"spoken test queries for end-to-end MRR (default: spoken by {SPOKEN_VOICE} if missing)")
     parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
     parser.add_argument("--rss-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -387,12 +394,18 @@ def main() -> None:
         rss_child(*args.rss_child)
         return
     t0 = time.time()
+    if args.queries == SPOKEN_QUERIES and not SPOKEN_QUERIES.is_file():
+        from s2r_edge.synth import speak_queries
+
+        speak_queries(DEMO_QUERIES, SPOKEN_VOICE, SPOKEN_QUERIES.parent)
     data = load_data(args.glosses)
-    ours = System(f"ours PCA{COMPACT.dim} M{COMPACT_HNSW.M} rerank{COMPACT.rerank}", "ours", COMPACT_HNSW.M,
+    ours = System(f"ours (default) PCA{COMPACT.dim} M{COMPACT_HNSW.M} rerank{COMPACT.rerank}", "ours", COMPACT_HNSW.M,
                   COMPACT_HNSW.ef_construction, COMPACT_HNSW.ef_search, COMPACT.dim, COMPACT.rerank)
     defaults = System("hnswlib defaults 384-d M16", "ours", 16, 200, 64)
-    curve = [replace(ours, name=f"ours PCA{d} M8 rerank{r}", dim=d, rerank=r, ef_search=max(64, r))
-             for d in (32, 64, 128) for r in (0, 100) if (d, r) != (COMPACT.dim, COMPACT.rerank)]
+    curve = [replace(ours, name=f"ours PCA{d} M{ours.M} " + (f"rerank{r}" if r else "no rerank, ef64"), dim=d,
+                     rerank=r, ef_search=ours.ef_search if r else 64)
+             for d in (64, 128, 192) for r in (0, COMPACT.rerank) if (d, r) != (COMPACT.dim, COMPACT.rerank)]
+    curve.append(replace(ours, name=f"ours PCA{COMPACT.dim} M8 rerank{COMPACT.rerank}", M=8))
     others = [System("FAISS HNSW flat", "faiss-flat"), System("FAISS HNSW SQ8", "faiss-sq8"),
               System("USearch f16", "usearch-f16"), System("USearch i8", "usearch-i8"), System("exact numpy", "exact")]
     with tempfile.TemporaryDirectory(dir=BUILD.parent if BUILD.parent.exists() else None) as tmp:
@@ -402,6 +415,9 @@ def main() -> None:
         compare = [measure(s, docs, data.queries, truth, work / "compare") for s in [ours, defaults, *curve, *others]]
         scale = []
         for n in (int(x) for x in args.scale.split(",")):
+            if n == args.size:
+                scale.append(compare[0])
+                continue
             docs = grow(data.docs, n)
             system = ours if n < 1_000_000 else replace(ours, ef_construction=args.scale_ef_construction,
                                                         name=ours.name + f" efC{args.scale_ef_construction}")

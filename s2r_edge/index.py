@@ -57,8 +57,8 @@ class Compression:
 
 FULL = Compression()
 # The `index build` default for large corpora, chosen with benchmarks/index_compare.py (RESULTS.md, index-compare).
-COMPACT = Compression(dim=64, rerank=100)
-COMPACT_HNSW = HnswParams(M=8, ef_construction=100, ef_search=100)
+COMPACT = Compression(dim=128, rerank=150)
+COMPACT_HNSW = HnswParams(M=16, ef_construction=100, ef_search=300)
 COMPACT_FROM = 2000  # below this many docs the index is small anyway and a PCA fit on so few is not worth it
 
 
@@ -130,6 +130,7 @@ class DocIndex:
         self.codes = codes
         self.loaded_from: tuple[Path, str] | None = None  # (directory, manifest sha256) when loaded from disk
         self._slot = {d.id: i for i, d in enumerate(rows)}
+        self._filters: dict[str, set[int]] = {}  # matching labels per filter, kept until the docs change
 
     @property
     def docs(self) -> list[Doc]:
@@ -206,23 +207,29 @@ class DocIndex:
         """Labels of live docs whose fields equal every item of `where` (None: no filter)."""
         if not where:
             return None
-        live = [(i, d) for i, d in enumerate(self.rows) if not _is_removed(d)]
-        for key in where:
-            if not any(key in d.meta for _, d in live):
-                raise S2RError(f"no document has a field {key!r} to filter on")
-        return {i for i, d in live if all(d.meta.get(key) == value for key, value in where.items())}
+        cache_key = json.dumps(where, sort_keys=True)
+        if cache_key not in self._filters:
+            live = [(i, d) for i, d in enumerate(self.rows) if not _is_removed(d)]
+            for key in where:
+                if not any(key in d.meta for _, d in live):
+                    raise S2RError(f"no document has a field {key!r} to filter on")
+            self._filters[cache_key] = {i for i, d in live if all(d.meta.get(k) == v for k, v in where.items())}
+        return self._filters[cache_key]
 
     def _scores(self, query: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Cosine of `query` to the docs at `labels`: from the int8 copies when kept, else from the graph's vectors."""
         if self.codes is not None:
             rows = self.codes[labels].astype(np.float32)
             return rows @ query / np.linalg.norm(rows, axis=1)
-        offset = 0.0 if self.projection is None else float(query @ self.projection[0])
         graph_vectors = np.asarray(self.graph.get_items(labels), dtype=np.float32)
-        return graph_vectors @ self._graph_query(query) + offset
+        return graph_vectors @ self._graph_query(query) + self._offset(query)
 
     def _graph_query(self, query: np.ndarray) -> np.ndarray:
         return query if self.projection is None else self.projection[1:] @ query
+
+    def _offset(self, query: np.ndarray) -> float:
+        """What centring took out of the graph's inner products: q . mean (0 without a projection)."""
+        return 0.0 if self.projection is None else float(query @ self.projection[0])
 
     def search(self, query: np.ndarray, k: int = 10, where: dict | None = None) -> list[Hit]:
         """Top-k live docs for one unit query vector of the index's dimension, best first; `where` keeps only
@@ -236,7 +243,7 @@ class DocIndex:
             return []
         k = min(k, live)
         depth = min(max(k, self.rerank_depth), live)
-        labels = None
+        labels = scores = None
         if allowed is None or len(allowed) >= EXACT_BELOW:
             self.graph.set_ef(max(depth, self.manifest["hnsw"]["ef_search"]))
             try:
@@ -244,12 +251,15 @@ class DocIndex:
                     self._graph_query(query)[None, :], k=depth, filter=None if allowed is None else allowed.__contains__
                 )
                 labels = found[0].astype(np.int64)
+                if self.codes is None:
+                    scores = 1.0 - dists[0] + self._offset(query)
             except RuntimeError:  # the graph walk found fewer than `depth` live matches: search them exactly
                 labels = None
         if labels is None:
             labels = np.array(sorted(allowed) if allowed is not None else
                               [i for i, d in enumerate(self.rows) if not _is_removed(d)], dtype=np.int64)
-        scores = self._scores(query, labels)
+        if scores is None:
+            scores = self._scores(query, labels)
         best = np.argsort(-scores, kind="stable")[:k]
         return [Hit(d.id, float(scores[j]), d.text, d.meta) for j in best for d in (self.rows[int(labels[j])],)]
 
@@ -301,6 +311,7 @@ class DocIndex:
         self._recount()
 
     def _recount(self) -> None:
+        self._filters.clear()
         self.manifest["count"] = len(self.rows)
         self.manifest["removed"] = sum(_is_removed(d) for d in self.rows)
 
