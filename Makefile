@@ -4,7 +4,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio wordnet-base sox
+APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins wordnet-base sox
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-deps demo test eval bench clean-venv

@@ -19,9 +19,10 @@ CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "s2
 
 
 def _print_hits(hits: list, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
-    for rank, h in enumerate(hits, 1):
-        text = h.text if len(h.text) <= 70 else h.text[:67] + "..."
-        print(f"  {rank:2d}. {h.score:.3f}  {h.id:<14} {text}", file=out)
+    from s2r_edge.view import hit_lines
+
+    for line in hit_lines(hits):
+        print(line, file=out)
 
 
 def cmd_index_build(args: argparse.Namespace) -> None:

@@ -28,6 +28,7 @@ from s2r_edge.index import Hit
 if TYPE_CHECKING:  # the runtime (torch, ExecuTorch) is loaded by whoever makes the Searcher
     from s2r_edge.runtime import Searcher, Stream
 
+FIRST_BLOCK_WAIT_S = 10.0  # an input that delivers nothing this long after opening is broken
 NO_DEVICE_FIX = "start PulseAudio (`pulseaudio --start`), plug in a microphone, or replay a file with --wav FILE"
 
 
@@ -194,6 +195,8 @@ class WavSource:
             samples, self.rate = sf.read(str(path), dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
             raise S2RError(f"{path}: not a readable audio file ({exc}); pass a WAV or FLAC file") from None
+        if not len(samples):
+            raise S2RError(f"{path}: the audio is empty; pass a recording of a spoken query")
         self.name = f"file:{path.name}"
         self._samples = to_mono(samples)
         self._block = max(1, self.rate * block_ms // 1000)
@@ -242,9 +245,11 @@ class Listener:
         self._speech_start = 0
         self._seen_chunks = 0
         self._started = False
+        self._first_block = threading.Event()
 
     def on_block(self, samples: np.ndarray, captured: float, overflowed: bool) -> None:
         """The capture side: queue the block, never block; count overflows and drops instead of failing."""
+        self._first_block.set()
         if overflowed:
             self.summary.overflows += 1
         try:
@@ -258,10 +263,15 @@ class Listener:
             self.endpointer.toggle()
 
     def start(self) -> None:
-        """Start capturing into the queue (`run` does it if not done yet): audio from now on is heard."""
-        if not self._started:
-            self.source.start(self.on_block)
-            self._started = True
+        """Start capturing into the queue and wait for the first block (`run` does it if not done yet)."""
+        if self._started:
+            return
+        self.source.start(self.on_block)
+        self._started = True
+        if not self._first_block.wait(FIRST_BLOCK_WAIT_S) and not self.source.exhausted.is_set():
+            self.source.stop()
+            raise S2RError(f"{self.source.name} opened but delivered no audio in {FIRST_BLOCK_WAIT_S:g} s; check "
+                           "that it is not muted or suspended (`pactl list sources`), or pick another --device")
 
     def run(self, on_final: Callable[[Utterance], None], on_partial: Callable[[list[Hit]], None] | None = None,
             once: bool = False, timeout_s: float | None = None) -> Summary:

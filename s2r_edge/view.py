@@ -25,7 +25,8 @@ def utterance_line(n: int, u: Utterance) -> str:
 def summary_line(s: Summary) -> str:
     med = s.to_json()["end_to_hits_ms_median"]
     lat = f"median end of speech -> hits {med:.0f} ms" if med is not None else "no utterance heard"
-    return f"{len(s.utterances)} utterances from {s.device} · {lat} · {s.overflows} overflows, {s.dropped} dropped blocks"
+    n = len(s.utterances)
+    return f"{n} utterance{'' if n == 1 else 's'} from {s.device} · {lat} · {s.overflows} overflows, {s.dropped} dropped blocks"
 
 
 class PlainView:
