@@ -330,8 +330,8 @@ class Listener:
         if back:
             self._stream.accept_waveform(SAMPLE_RATE, self._recent[-back:])
 
-    def _end(self, b: Boundary, on_final: Callable[[Utterance], None], end_of_block: int) -> None:  # stream open
-        """Close the stream: final hits, and the time from the end of speech to them."""
+    def _end(self, b: Boundary, on_final: Callable[[Utterance], None], end_of_block: int) -> None:
+        """Close the open stream: final hits, and the time from the end of speech to them."""
         stream = self._stream
         speech_end_time = self._block_end_time - (end_of_block - b.edge) / SAMPLE_RATE
         t0 = time.monotonic()
