@@ -191,6 +191,8 @@ class WavSource:
 
     def __init__(self, path: str | Path, realtime: bool = True, block_ms: int = 20) -> None:
         path = Path(path)
+        if not path.is_file():
+            raise S2RError(f"{path}: no such audio file")
         try:
             samples, self.rate = sf.read(str(path), dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:

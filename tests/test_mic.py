@@ -164,3 +164,19 @@ def test_wav_replay_goes_through_the_same_path(index_dir, queries):
                            str(wav), "--fast", "--once", "--json"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["hits"][0]["id"] == file_top
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--fast"], "only applies to --wav"),
+        (["--timeout", "0"], "must be positive"),
+        (["-k", "0"], "at least 1"),
+        (["--wav", "missing.wav"], "no such audio file"),
+        (["--wav", "q.wav", "--device", "0"], "leave out --device"),
+    ],
+)
+def test_bad_listen_arguments_are_one_line_and_exit_1(index_dir, args, message):
+    proc = subprocess.run([sys.executable, "-m", "s2r_edge.cli", "listen", "--index", str(index_dir), *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and message in proc.stderr and proc.stderr.count("\n") == 1
