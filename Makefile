@@ -4,7 +4,8 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio wordnet-base sox default-jdk-headless junit4
+APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins wordnet-base sox \
+	default-jdk-headless junit4
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-deps demo test eval bench clean-venv android-core-test android-core-bench android-assets

@@ -19,9 +19,10 @@ CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "s2
 
 
 def _print_hits(hits: list, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
-    for rank, h in enumerate(hits, 1):
-        text = h.text if len(h.text) <= 70 else h.text[:67] + "..."
-        print(f"  {rank:2d}. {h.score:.3f}  {h.id:<14} {text}", file=out)
+    from s2r_edge.view import hit_lines
+
+    for line in hit_lines(hits):
+        print(line, file=out)
 
 
 def cmd_index_build(args: argparse.Namespace) -> None:
@@ -87,6 +88,45 @@ def cmd_demo(args: argparse.Namespace) -> None:
                   f"{result.encode_ms:.1f} ms\n")
     print(f"latency: end of speech -> top-{args.k} hits, median {statistics.median(latencies):.1f} ms "
           f"over {len(latencies)} queries (int8 ExecuTorch, CPU)")
+
+
+def cmd_listen(args: argparse.Namespace) -> None:
+    import threading
+
+    from s2r_edge.endpoint import VadConfig
+    from s2r_edge.mic import NO_DEVICE_FIX, Listener, ListenConfig, MicSource, WavSource, list_inputs
+    from s2r_edge.runtime import Searcher
+    from s2r_edge.view import LiveView, PlainView, summary_line
+
+    if args.list_devices:
+        print("\n".join(list_inputs()) or f"no input devices; {NO_DEVICE_FIX}")
+        return
+    if args.wav and (args.device or args.rate):
+        raise S2RError("--wav replays a file: leave out --device and --rate")
+    if args.fast and not args.wav:
+        raise S2RError("--fast only applies to --wav")
+    if args.timeout is not None and args.timeout <= 0:
+        raise S2RError(f"--timeout must be positive, got {args.timeout:g}")
+    cfg = ListenConfig(k=args.k, queue_blocks=args.queue_blocks, push_to_talk=args.push_to_talk,
+                       vad=VadConfig(threshold_db=args.threshold_db, hangover_ms=args.hangover_ms))
+    source = WavSource(args.wav, realtime=not args.fast) if args.wav else MicSource(args.device, args.rate)
+    listener = Listener(Searcher.load(args.index or demo_index(), args.model), source, cfg)
+    view = PlainView() if args.json or not sys.stdout.isatty() else LiveView()
+    listener.start()
+    print(f"listening on {source.name} at {source.rate} Hz; "
+          + ("press Enter to start and to end each query" if args.push_to_talk else "speak a query")
+          + ("" if args.once else "; Ctrl-C to stop"), file=sys.stderr)
+    if args.push_to_talk:
+        threading.Thread(target=lambda: [listener.toggle() for _ in sys.stdin], daemon=True).start()
+    on_final = (lambda u: print(json.dumps(u.to_json(), ensure_ascii=False), flush=True)) if args.json else view.final
+    summary = listener.run(on_final, view.partial, once=args.once, timeout_s=args.timeout)
+    if args.once and not summary.utterances and not summary.interrupted:
+        waited = f"in {args.wav}" if args.wav else f"within {args.timeout:g} s"
+        raise S2RError(f"no speech heard {waited} on {source.name}; speak louder, lower --threshold-db "
+                       f"(now {args.threshold_db:g} dB), or pick another --device")
+    print(summary_line(summary), file=sys.stderr)
+    if args.json and not args.once:
+        print(json.dumps({"summary": summary.to_json()}))
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
@@ -199,6 +239,8 @@ def _add_searcher_args(p: argparse.ArgumentParser, demo_default: bool = False) -
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from s2r_edge.endpoint import VadConfig
+    from s2r_edge.mic import ListenConfig
     from s2r_edge.voices import DEMO_VOICE
 
     p = argparse.ArgumentParser(prog="s2r-edge", description=__doc__)
@@ -224,6 +266,26 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--voice", default=DEMO_VOICE, help=f"TTS voice spec (default: {DEMO_VOICE}, a training voice)")
     d.add_argument("-k", type=int, default=3, help="hits shown per query (default 3)")
     d.set_defaults(func=cmd_demo)
+
+    li = sub.add_parser("listen", help="live search from the microphone: partial hits while speaking, final at the end")
+    _add_searcher_args(li, demo_default=True)
+    li.add_argument("--device", help="input: PortAudio device index or name, or a PulseAudio source (see --list-devices)")
+    li.add_argument("--list-devices", action="store_true", help="list the inputs --device takes and exit")
+    li.add_argument("--rate", type=int, default=None, help="capture rate in Hz (default: 16000 if the device takes it)")
+    li.add_argument("--wav", type=Path, help="replay this file through the same path instead of a microphone")
+    li.add_argument("--fast", action="store_true", help="with --wav: replay as fast as possible, not in real time")
+    li.add_argument("--once", action="store_true", help="exit after the first utterance")
+    li.add_argument("--timeout", type=float, default=None, help="stop listening after this many seconds")
+    li.add_argument("--push-to-talk", action="store_true", help="Enter starts and ends each query instead of the VAD")
+    li.add_argument("--threshold-db", type=float, default=VadConfig.threshold_db,
+                    help=f"VAD: speech is louder than this, in dBFS (default {VadConfig.threshold_db:g})")
+    li.add_argument("--hangover-ms", type=int, default=VadConfig.hangover_ms,
+                    help=f"VAD: this much quiet ends a query (default {VadConfig.hangover_ms})")
+    li.add_argument("--queue-blocks", type=int, default=ListenConfig.queue_blocks,
+                    help=f"capture blocks queued before new ones are dropped (default {ListenConfig.queue_blocks})")
+    li.add_argument("-k", type=int, default=5, help="hits shown (default 5)")
+    li.add_argument("--json", action="store_true", help="one JSON object per utterance: hits, end_to_hits_ms, overflows, ...")
+    li.set_defaults(func=cmd_listen)
 
     sy = sub.add_parser("synth", help="speak training texts with the training voices into a dataset .npz")
     sy.add_argument("--out", type=Path, help="dataset file to write (.npz)")
