@@ -130,13 +130,22 @@ def cmd_listen(args: argparse.Namespace) -> None:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
-    from s2r_edge.synth import SynthConfig, load_targets, save_targets, speak_queries, synthesize
+    from s2r_edge.noise import Condition
+    from s2r_edge.synth import (
+        SynthConfig, babble_pool, condition_queries, load_targets, save_targets, speak_queries, synthesize,
+    )
     from s2r_edge.voices import TRAIN_VOICES
 
     if args.queries:
         if not (args.voice and args.out_dir):
             raise S2RError("--queries needs --voice and --out-dir")
-        print(f"wrote {speak_queries(args.queries, args.voice, args.out_dir)}")
+        condition = Condition.parse(args.condition)  # refused before any speech is made
+        if condition.kind == "clean":
+            print(f"wrote {speak_queries(args.queries, args.voice, args.out_dir)}")
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            clean = speak_queries(args.queries, args.voice, Path(tmp))
+            print(f"wrote {condition_queries(clean, condition, args.out_dir, babble_pool())}")
         return
     voices = tuple(args.voices.split(",")) if args.voices else TRAIN_VOICES
     cfg = SynthConfig(voices=voices, voices_per_text=args.voices_per_text, seed=args.seed, workers=args.workers)
@@ -301,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--queries", type=Path, help="instead: speak the texts of a queries JSONL file ...")
     sy.add_argument("--voice", help="... with this voice (e.g. piper:joe) ...")
     sy.add_argument("--out-dir", type=Path, help="... into this folder, with a queries.jsonl for `s2r-edge eval`")
+    sy.add_argument("--condition", default="clean",
+                    help="... under this acoustic condition: clean, reverb, or white|pink|babble@SNR (e.g. babble@10)")
     sy.set_defaults(func=cmd_synth)
 
     ev = sub.add_parser("eval", help="score spoken queries per system: MRR@10, R@1, R@10, end-of-audio latency")
