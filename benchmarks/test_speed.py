@@ -2,7 +2,7 @@
 
 Run: `make bench` (or `.venv/bin/python -m pytest benchmarks/test_speed.py --benchmark-json=build/speed.json`).
 Compare two runs with `pytest-benchmark compare` or `--benchmark-compare`. Every timing is one thread on one
-core; the inputs are real: TTS speech of test queries, the benchmark index of 118k documents.
+core; the inputs are real: TTS speech of test queries, the benchmark index of 100k documents.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def searcher(big_index) -> Searcher:
 
 def test_end_to_hits_s2r(benchmark, searcher, query):
     """Everything after the last sample: the zero-padded tail chunk through the encoder, then top-10 search."""
-    benchmark.group = "end of speech -> top-10 hits (118k docs)"
+    benchmark.group = "end of speech -> top-10 hits (100k docs)"
     wav = query[1]
 
     def setup():  # the audio up to its last full chunk, encoded while the user speaks
@@ -117,7 +117,7 @@ def test_end_to_hits_s2r(benchmark, searcher, query):
 
 def test_end_to_hits_cascade_asr(benchmark, big_index, query):
     """Closing the PocketSphinx utterance (fed in 160 ms chunks beforehand), the teacher, the search."""
-    benchmark.group = "end of speech -> top-10 hits (118k docs)"
+    benchmark.group = "end of speech -> top-10 hits (100k docs)"
     torch.set_num_threads(1)
 
     def setup():  # the recogniser hears the whole utterance while the user speaks
@@ -129,13 +129,13 @@ def test_end_to_hits_cascade_asr(benchmark, big_index, query):
 
 def test_end_to_hits_cascade_gt(benchmark, big_index, query):
     """The true transcript through the teacher and the search: what a perfect recogniser would leave to do."""
-    benchmark.group = "end of speech -> top-10 hits (118k docs)"
+    benchmark.group = "end of speech -> top-10 hits (100k docs)"
     torch.set_num_threads(1)
     hits, _ = benchmark(cascade.search_text, big_index, query[0])
     assert len(hits) == 10
 
 
-@pytest.mark.parametrize("size", [10_000, None], ids=["10k", "118k"])
+@pytest.mark.parametrize("size", [10_000, None], ids=["10k", "100k"])
 def test_index_search(benchmark, big_index, size, query, searcher):
     """Top-10 for a real query vector, in an index of the first 10k benchmark docs and in the whole one."""
     index = big_index
@@ -153,7 +153,7 @@ def test_load_model(benchmark):
 
 
 def test_load_index(benchmark):
-    """Reading and verifying (sha256) the 118k-doc index directory."""
+    """Reading and verifying (sha256) the 100k-doc index directory."""
     benchmark.group = "load"
     benchmark.pedantic(DocIndex.load, args=(bench_index(),), rounds=3)
 
