@@ -4,10 +4,11 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio wordnet-base sox
+APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio wordnet-base sox \
+	cmake g++ libhnswlib-dev nlohmann-json3-dev libssl-dev
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test eval bench clean-venv
+.PHONY: setup system-deps demo test eval bench native clean-venv
 
 setup: $(STAMP)
 
@@ -32,7 +33,7 @@ $(STAMP): pyproject.toml | system-deps
 demo: setup
 	$(BIN)/s2r-edge demo
 
-test: setup
+test: setup native
 	$(BIN)/python -m pytest -q
 
 eval: setup
@@ -40,6 +41,13 @@ eval: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_report.py
+
+# The C++ runner (benchmarks/native): the ExecuTorch wheel's CMake package, hnswlib and nlohmann-json headers.
+NATIVE_BUILD := benchmarks/native/build
+native: setup
+	cmake -S benchmarks/native -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_PREFIX_PATH="$$($(BIN)/python -c 'import executorch; print(list(executorch.__path__)[0])')" >/dev/null
+	cmake --build $(NATIVE_BUILD) -j2
 
 clean-venv:
 	rm -rf $(VENV)
