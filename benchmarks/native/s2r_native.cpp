@@ -298,6 +298,12 @@ size_t numel(const std::vector<executorch::aten::SizesType>& shape) {
   return n;
 }
 
+// The runtime's own log: keep its errors (they say why a program was refused), drop the start-up chatter.
+void log_errors_only(et_timestamp_t, et_pal_log_level_t level, const char*, const char*, size_t, const char* message,
+                     size_t length) {
+  if (level == kError || level == kFatal) std::cerr << "s2r_native: executorch: " << std::string(message, length) << "\n";
+}
+
 double percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   double pos = q * (v.size() - 1);
@@ -373,6 +379,7 @@ int run(const Args& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  executorch::runtime::register_pal(executorch::runtime::PalImpl::create(log_errors_only, __FILE__));
   executorch::runtime::runtime_init();
   try {
     return run(parse_args(argc, argv));
