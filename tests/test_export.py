@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import torch
 
+from s2r_edge.audio import pad_to_chunks
 from s2r_edge.cli import main
 from s2r_edge.export.calibrate import parity_speech
 from s2r_edge.export.onnx import OnnxEncoder
@@ -78,11 +80,17 @@ def test_int8_program_agrees_with_eager_on_average(programs, parity, eager):
 
 
 @pytest.fixture(scope="module")
-def prefixes(parity, eager) -> list[tuple[np.ndarray, list[np.ndarray]]]:
-    """Three utterances, each with the eager full-utterance embedding of its first 1, 2, ... chunks."""
-    n = eager.cfg.chunk_samples
-    picked = parity[0][::80]
-    return [(w, eager_embeddings(eager, [w[: i * n] for i in range(1, -(-len(w) // n) + 1)])) for w in picked]
+def prefixes(parity, eager) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Six utterances, each with the eager full-utterance embedding of its first 1, 2, ... chunks (one batched
+    forward: row i is the utterance masked after i + 1 chunks, which equals the forward of that prefix)."""
+    n, out = eager.cfg.chunk_samples, []
+    for wav in parity[0][::40]:
+        wav = pad_to_chunks(wav, n)
+        k = len(wav) // n
+        with torch.no_grad():
+            full, _ = eager(torch.from_numpy(np.tile(wav, (k, 1))), lengths=torch.arange(1, k + 1) * n)
+        out.append((wav, full.numpy()))
+    return out
 
 
 @pytest.mark.parametrize("name,tolerance", [("encoder_int8.pte", 0.99), ("encoder_fp32.pte", 0.9999), ("encoder.onnx", 0.9999)])

@@ -95,6 +95,15 @@ def test_index_of_another_dimension_is_refused_naming_both(native, tmp_path, wav
     assert "384-d" in done.stderr and "64-d" in done.stderr
 
 
+def test_index_of_another_teacher_is_refused_naming_both(native, tmp_path, index_dir, wavs):
+    other = shutil.copytree(index_dir, tmp_path / "other")
+    manifest = json.loads((other / "manifest.json").read_text())
+    (other / "manifest.json").write_text(json.dumps({**manifest, "teacher": "bge-small-en"}))
+    done = run_native(native, "--model", DEFAULT_MODEL, "--index", other, "--audio", wavs[0])
+    assert done.returncode == 1
+    assert "'all-MiniLM-L6-v2'" in done.stderr and "'bge-small-en'" in done.stderr
+
+
 def test_edited_index_is_refused(native, tmp_path, index_dir, wavs):
     edited = shutil.copytree(index_dir, tmp_path / "edited")
     with open(edited / "docs.jsonl", "a") as f:
