@@ -40,7 +40,7 @@ NATIVE = ROOT / "benchmarks" / "native" / "build" / "s2r_native"
 
 
 def parity_rows(out: Path) -> list[str]:
-    """One table row per program: size, mean/min cosine to eager over the parity set, median step latency."""
+    """One table row per program: size, mean/min cosine to eager over the parity set, step latency."""
     encoder = load_checkpoint(CHECKPOINT)[0]
     n = encoder.cfg.chunk_samples
     speech = parity_speech(progress=True)
@@ -52,51 +52,59 @@ def parity_rows(out: Path) -> list[str]:
         "fp32 .pte": (out / "encoder_fp32.pte", lambda p: export_pte(encoder, p, int8=False)),
         "fp32 ONNX (ONNX Runtime, 1 thread)": (out / "encoder.onnx", lambda p: export_onnx(encoder, p)),
     }
-    rows = []
+    loaded, rows = {}, []
     for name, (path, export) in programs.items():
         size = export(path)
-        program = OnnxEncoder(path) if path.suffix == ".onnx" else PteEncoder(path)
-        t0 = time.perf_counter()
-        cos = cosines(program, speech, reference, n)
-        step_ms = (time.perf_counter() - t0) * 1000 / sum(len(pad_to_chunks(w, n)) // n for w in speech)
-        rows.append(f"| {name} | {size / 1e6:.2f} | {np.mean(cos):.5f} | {np.min(cos):.5f} | {step_ms:.3f} |")
-        print(rows[-1], file=sys.stderr)
-    return rows
+        loaded[name] = OnnxEncoder(path) if path.suffix == ".onnx" else PteEncoder(path)
+        cos = cosines(loaded[name], speech, reference, n)
+        rows.append(f"| {name} | {size / 1e6:.2f} | {np.mean(cos):.5f} | {np.min(cos):.5f} |")
+    # Latency in interleaved rounds, so that load from other jobs on the machine hits every program alike.
+    sample, rounds = speech[::6], {name: [] for name in loaded}
+    chunks = sum(len(pad_to_chunks(w, n)) // n for w in sample)
+    for _ in range(5):
+        for name, program in loaded.items():
+            t0 = time.perf_counter()
+            cosines(program, sample, reference[::6], n)
+            rounds[name].append((time.perf_counter() - t0) * 1000 / chunks)
+    return [f"{row} {np.median(rounds[name]):.3f} |" for row, name in zip(rows, loaded)]
 
 
 def python_peak_rss_mb(wav: Path, index: Path) -> float:
     """Peak RSS of a fresh `s2r-edge search` process (model + index + the Python runtime's imports)."""
-    code = ("import resource, sys; from s2r_edge.cli import main; main(sys.argv[1:]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    code = ("import sys; from s2r_edge.cli import main; main(sys.argv[1:]); "  # VmHWM: see s2r_native.cpp
+            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))")
     done = subprocess.run([sys.executable, "-c", code, "search", "--index", str(index), "--audio", str(wav), "--json"],
                           check=True, capture_output=True, text=True)
     return int(done.stdout.split()[-1]) / 1024
 
 
-def native_rows(wavs: list[Path], index: Path) -> list[str]:
-    """Native runner vs the Python runtime on the same queries: median step, end-of-speech -> hits, peak RSS."""
-    rows = []
-    for threads in (1, 2):
-        cmd = [str(NATIVE), "--model", str(DEFAULT_MODEL), "--index", str(index), "--threads", str(threads), "--audio"]
-        runs = [json.loads(subprocess.run([*cmd, str(w)], check=True, capture_output=True, text=True).stdout) for w in wavs]
-        step = np.median([ms for r in runs for ms in r["chunk_ms"][1:]])  # the first step also warms XNNPACK up
-        end = np.median([r["end_to_hits_ms"] for r in runs])
-        rss = max(r["peak_rss_mb"] for r in runs)
-        rows.append(f"| native C++, {threads} thread(s) | {step:.3f} | {end:.3f} | {rss:.1f} |")
+def native_rows(wavs: list[Path], index: Path, rounds: int = 3) -> list[str]:
+    """Native runner vs the Python runtime on the same queries, 1 and 2 threads, in interleaved rounds:
+    median step after the first (warm-up) one, median end-of-speech -> hits, peak RSS."""
     docs = Searcher.load(index).index
-    for threads in (1, 2):
-        searcher = Searcher(PteEncoder(DEFAULT_MODEL, threads=threads), docs)
-        steps, ends = [], []
-        for w in wavs:
-            stream, audio, n = searcher.create_stream(), sf.read(w, dtype="float32")[0], searcher.encoder.info.chunk_samples
-            for start in range(0, len(audio), n):
-                stream.accept_waveform(16000, audio[start : start + n])
-                if n <= start <= len(audio) - n:  # a full chunk, and not the first (warm-up) step
-                    steps.append(stream.last_step_ms)
-            ends.append(searcher.search_wav(w).end_to_hits_ms)
-        rss = f"{python_peak_rss_mb(wavs[0], index):.1f} (fresh `s2r-edge search`)" if threads == 1 else "as above"
-        rows.append(f"| Python runtime, {threads} thread(s) | {np.median(steps):.3f} | {np.median(ends):.3f} | {rss} |")
-    return rows
+    steps, ends, rss = {}, {}, {}
+    for _ in range(rounds):
+        for threads in (1, 2):
+            key = f"native C++, {threads} thread(s)"
+            cmd = [str(NATIVE), "--model", str(DEFAULT_MODEL), "--index", str(index), "--threads", str(threads), "--audio"]
+            for w in wavs:
+                run = json.loads(subprocess.run([*cmd, str(w)], check=True, capture_output=True, text=True).stdout)
+                steps.setdefault(key, []).extend(run["chunk_ms"][1:])
+                ends.setdefault(key, []).append(run["end_to_hits_ms"])
+                rss[key] = f"{max(run['peak_rss_mb'], float(rss.get(key, 0))):.1f}"
+        for threads in (1, 2):
+            key = f"Python runtime, {threads} thread(s)"
+            searcher = Searcher(PteEncoder(DEFAULT_MODEL, threads=threads), docs)
+            n = searcher.encoder.info.chunk_samples
+            for w in wavs:
+                stream, audio = searcher.create_stream(), sf.read(w, dtype="float32")[0]
+                for start in range(0, len(audio), n):
+                    stream.accept_waveform(16000, audio[start : start + n])
+                    if n <= start <= len(audio) - n:  # a full chunk, and not the first (warm-up) step
+                        steps.setdefault(key, []).append(stream.last_step_ms)
+                ends.setdefault(key, []).append(searcher.search_wav(w).end_to_hits_ms)
+    rss["Python runtime, 1 thread(s)"] = f"{python_peak_rss_mb(wavs[0], index):.1f} (fresh `s2r-edge search`)"
+    return [f"| {k} | {np.median(steps[k]):.3f} | {np.median(ends[k]):.3f} | {rss.get(k, 'as above')} |" for k in steps]
 
 
 def main() -> None:
@@ -123,14 +131,14 @@ Command: `make native && .venv/bin/python benchmarks/export_report.py`. Machine:
 Parity: {n_parity} utterances (every held-out demo query text, spoken by the training voices espeak en-us+f2 and
 en-gb+m3), each streamed chunk by chunk through the program and compared with the eager full-utterance forward.
 Static int8 was calibrated on 240 training-query utterances spoken round-robin by all training voices (never
-piper:joe). Step = mean ms per 160 ms chunk over the parity set (Python runtime, 1 thread).
+piper:joe). Step = ms per 160 ms chunk (Python runtime, 1 thread): median of 5 interleaved rounds over 40 of the utterances.
 
 | program | MB | mean cosine | min cosine | step ms |
 |---|---|---|---|---|
 {chr(10).join(parity)}
 
 Native runner vs Python, shipped int8 program, demo index ({len(wavs)} demo queries spoken by {DEMO_VOICE}):
-step = median ms per chunk after the first; end -> hits = last chunk's step plus the HNSW search; peak RSS
+3 interleaved rounds; step = median ms per chunk after the first; end -> hits = last chunk's step plus the HNSW search; peak RSS
 of the whole process (model + index; the Python one has torch and the ExecuTorch export stack imported).
 Native build from scratch (`cmake --build --clean-first -j2`): {build_s:.0f} s.
 
