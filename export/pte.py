@@ -7,8 +7,9 @@ by all training voices) stays available as `static_speech=` for comparison but i
 count, measured over 240 held-out demo queries spoken by two training voices (`benchmarks/export_report.py`, RESULTS.md):
 dynamic mean/min cosine to eager 0.99994/0.99988; static on the blocks' feed-forward layers only (input,
 pooling-score and projection layers fp32) 0.98996/0.95439, 1.24x the dynamic step time (1.78 vs 1.44 ms,
-interleaved); static on all Linear layers (a one-off run of the same recipe) 0.98724/0.94571 at 0.95 vs 0.78 ms. Static misses the issue's mean >= 0.99, its worst
-utterance is far off (0.954 against 0.9999), and its extra quantize/dequantize nodes make each step slower, so dynamic ships.
+interleaved); static on all Linear layers (a one-off run of the same recipe) 0.98724/0.94571 at 0.95 vs
+0.78 ms. Static misses the issue's mean >= 0.99, its worst utterance is far off (0.954 against 0.9999), and
+its extra quantize/dequantize nodes make each step slower, so dynamic ships.
 Metadata travels inside the program as constant methods (`sample_rate`, `chunk_samples`, `emb_dim`,
 `model_version`, `teacher`; strings as uint8 tensors of their bytes).
 """
