@@ -227,14 +227,17 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
+    from s2r_edge.export.onnx import export_onnx
     from s2r_edge.export.pte import export_pte
     from s2r_edge.model import load_checkpoint
 
     encoder, _ = load_checkpoint(args.checkpoint)
     out = Path(args.out_dir)
-    sizes = {"encoder_int8.pte": export_pte(encoder, out / "encoder_int8.pte")}
-    if args.fp32:
-        sizes["encoder_fp32.pte"] = export_pte(encoder, out / "encoder_fp32.pte", int8=False)
+    sizes = {
+        "encoder_int8.pte": export_pte(encoder, out / "encoder_int8.pte"),
+        "encoder_fp32.pte": export_pte(encoder, out / "encoder_fp32.pte", int8=False),
+        "encoder.onnx": export_onnx(encoder, out / "encoder.onnx"),
+    }
     for name, size in sizes.items():
         print(f"{out / name}: {size / 1e6:.2f} MB")
 
@@ -339,10 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("export", help="write the int8 ExecuTorch program from a checkpoint")
+    e = sub.add_parser("export", help="write the int8 and fp32 ExecuTorch programs and the ONNX model from a checkpoint")
     e.add_argument("--checkpoint", required=True, type=Path, help="checkpoint from `s2r-edge train`")
-    e.add_argument("--out-dir", required=True, type=Path, help="folder for encoder_int8.pte (and encoder_fp32.pte)")
-    e.add_argument("--fp32", action="store_true", help="also write encoder_fp32.pte (unquantized)")
+    e.add_argument("--out-dir", required=True, type=Path, help="folder for encoder_int8.pte, encoder_fp32.pte, encoder.onnx")
     e.set_defaults(func=cmd_export)
     return p
 
