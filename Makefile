@@ -39,7 +39,7 @@ test: setup native android-core-test
 eval: setup
 	$(BIN)/python benchmarks/eval_bench.py
 
-bench: setup
+bench: setup native
 	$(BIN)/python benchmarks/bench_report.py
 
 # Android demo core: plain Java compiled with javac and tested with JUnit from Debian (no Gradle, no SDK).

@@ -20,6 +20,7 @@ from results import write_section
 
 HERE = Path(__file__).resolve().parent
 SUITE_JSON = BUILD / "speed.json"
+NATIVE = HERE / "native" / "build" / "s2r_native"
 
 
 def run_suite() -> list[dict]:
@@ -28,6 +29,31 @@ def run_suite() -> list[dict]:
            f"--benchmark-json={SUITE_JSON}", "--benchmark-columns=median,iqr,min,rounds"]
     subprocess.run(cmd, check=True, cwd=HERE.parent)
     return json.loads(SUITE_JSON.read_text())["benchmarks"]
+
+
+def run_native(index: Path, n_queries: int = 6) -> dict:
+    """The C++ runner (`make native`) on the 100k index: median step and end-of-speech -> hits, peak RSS."""
+    import numpy as np
+    import soundfile as sf
+
+    from s2r_edge.runtime import DEFAULT_MODEL
+    from s2r_edge.texts import DEMO_QUERIES, read_queries
+    from s2r_edge.voices import DEMO_VOICE, Voice
+
+    if not NATIVE.is_file():
+        sys.exit(f"{NATIVE} is missing: run `make native` first (make bench does)")
+    voice, runs = Voice.parse(DEMO_VOICE), []
+    for q in read_queries(DEMO_QUERIES, need_audio=False)[:n_queries]:
+        wav = BUILD / "native-query.wav"
+        sf.write(wav, voice.speak(q.text), 16000, subtype="PCM_16")
+        cmd = [str(NATIVE), "--model", str(DEFAULT_MODEL), "--index", str(index), "--audio", str(wav), "--threads", "1"]
+        runs.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout))
+    return {
+        "step_ms_p50": round(float(np.median([x for r in runs for x in r["chunk_ms"][1:]])), 3),
+        "end_to_hits_ms_p50": round(float(np.median([r["end_to_hits_ms"] for r in runs])), 3),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "queries": len(runs),
+    }
 
 
 def ms(seconds: float) -> str:
@@ -62,8 +88,8 @@ def plot_latency(benchmarks: list[dict], out: Path) -> None:
     fig.savefig(out, dpi=110)
 
 
-def plot_memory(quick: dict, out: Path) -> None:
-    """Resident memory of the Python runtime, stacked by what added it."""
+def plot_memory(quick: dict, native: dict, out: Path) -> None:
+    """Resident memory of the Python runtime, stacked by what added it, beside the native runner's peak."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -76,6 +102,8 @@ def plot_memory(quick: dict, out: Path) -> None:
     for label, key in parts:
         ax.barh(["Python runtime"], [quick[key]], left=left, label=f"{label}: {quick[key]:.0f} MB")
         left += quick[key]
+    ax.barh(["native C++ runner"], [native["peak_rss_mb"]], color="tab:gray",
+            label=f"native runner, model + 100k-doc index, peak: {native['peak_rss_mb']:.0f} MB")
     ax.set_xlabel("resident memory, MB")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -86,8 +114,9 @@ def main() -> None:
     index = bench_index()
     benchmarks = run_suite()
     quick = [run_bench(index, cfg=BenchConfig(threads=t)) for t in (1, 2)]
+    native = run_native(index)
     plot_latency(benchmarks, HERE / "latency.png")
-    plot_memory(quick[0], HERE / "memory.png")
+    plot_memory(quick[0], native, HERE / "memory.png")
     keys = [k for k in quick[0] if k not in ("model", "threads")]
     rows = "\n".join(f"| {k} | {quick[0][k]} | {quick[1][k]} |" for k in keys)
     machine = json.loads(SUITE_JSON.read_text())["machine_info"]
@@ -114,6 +143,10 @@ same process, so read memory in the 1-thread column.
 | figure | 1 thread | 2 threads |
 |---|---|---|
 {rows}
+
+Native C++ runner (`benchmarks/native/build/s2r_native --threads 1`), the same 100k index, {native['queries']} test
+queries: step {native['step_ms_p50']} ms p50, end of speech -> hits {native['end_to_hits_ms_p50']} ms p50, peak RSS
+{native['peak_rss_mb']} MB (model + index + runtime, VmHWM).
 """)
     print("wrote the bench section of benchmarks/RESULTS.md, latency.png and memory.png", file=sys.stderr)
 
