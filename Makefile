@@ -4,10 +4,11 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio wordnet-base sox default-jdk-headless junit4
+APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins wordnet-base sox \
+	default-jdk-headless junit4 cmake g++ libhnswlib-dev nlohmann-json3-dev libssl-dev
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test eval bench index-compare clean-venv android-core-test android-core-bench android-assets
+.PHONY: setup system-deps demo test eval bench native index-compare clean-venv android-core-test android-core-bench android-assets
 
 setup: $(STAMP)
 
@@ -32,13 +33,13 @@ $(STAMP): pyproject.toml | system-deps
 demo: setup
 	$(BIN)/s2r-edge demo
 
-test: setup android-core-test
+test: setup native android-core-test
 	$(BIN)/python -m pytest -q
 
 eval: setup
 	$(BIN)/python benchmarks/eval_bench.py
 
-bench: setup
+bench: setup native
 	$(BIN)/python benchmarks/bench_report.py
 
 # Compact index vs FAISS / USearch / exact (about 20 min on 2 cores; needs the bench extra and `make eval`'s audio).
@@ -75,6 +76,12 @@ android-core-bench: $(CORE)/build/.compiled
 # What the Android app ships (android_demo/app/s2r-assets, read by its Gradle build): the model and a demo index.
 android-assets: setup
 	$(BIN)/python android_demo/make_assets.py --out android_demo/app/s2r-assets
+# The C++ runner (benchmarks/native): the ExecuTorch wheel's CMake package, hnswlib and nlohmann-json headers.
+NATIVE_BUILD := benchmarks/native/build
+native: setup
+	cmake -S benchmarks/native -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release \
+		-DCMAKE_PREFIX_PATH="$$($(BIN)/python -c 'import executorch; print(list(executorch.__path__)[0])')" >/dev/null
+	cmake --build $(NATIVE_BUILD) -j2
 
 clean-venv:
 	rm -rf $(VENV)

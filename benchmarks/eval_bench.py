@@ -1,5 +1,5 @@
 """The visible benchmark: spoken test queries on held-out voices and acoustic conditions, searched among the app
-corpus plus 117,659 WordNet distractors, by `s2r`, `cascade-asr` and `cascade-gt` in one run.
+corpus plus 100,000 WordNet glosses as distractors, by `s2r`, `cascade-asr` and `cascade-gt` in one run.
 
 Writes the `bench-eval` section of benchmarks/RESULTS.md, benchmarks/mrr_vs_snr.png and
 benchmarks/eval_bench.json. Run: `make eval` (or .venv/bin/python benchmarks/eval_bench.py --help).
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import random
 import platform
 import sys
 import time
@@ -36,6 +37,7 @@ VOICES = (JOE, *HELDOUT_VOICES)
 SNRS = (20, 10, 5, 0)
 CONDITIONS = ("clean", *(f"{kind}@{snr}" for kind in ("white", "babble") for snr in SNRS), "reverb")
 SYSTEMS = ("s2r", "cascade-asr", "cascade-gt")
+DISTRACTORS = 100_000
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,17 @@ class Cell:
     queries: Path
 
 
-def bench_index(distractors: int | None = None) -> Path:
-    """The app corpus plus the WordNet glosses (all, or the first `distractors`), indexed once and reused
-    while the docs are unchanged."""
-    docs = read_docs(DEMO_DOCS) + wordnet_glosses()[:distractors]
-    path = BUILD / ("index" if distractors is None else f"index-{distractors}")
+def distractors(n: int = DISTRACTORS) -> list:
+    """`n` WordNet glosses, a seeded random sample over all parts of speech."""
+    glosses = wordnet_glosses()
+    random.Random(0).shuffle(glosses)
+    return glosses[:n]
+
+
+def bench_index(n_distractors: int = DISTRACTORS) -> Path:
+    """The app corpus plus `n_distractors` WordNet glosses, indexed once and reused while the docs are unchanged."""
+    docs = read_docs(DEMO_DOCS) + distractors(n_distractors)
+    path = BUILD / ("index" if n_distractors == DISTRACTORS else f"index-{n_distractors}")
     try:
         if DocIndex.load(path).docs == docs:
             return path
@@ -145,8 +153,8 @@ def report(results: dict, n_docs: int, n_queries: int, minutes: float) -> str:
 
 Command: `make eval` (`.venv/bin/python benchmarks/eval_bench.py`), {minutes:.0f} min on this 2-core machine,
 {platform.machine()}, Python {platform.python_version()}. Raw numbers: `benchmarks/eval_bench.json`.
-Index: {n_docs} documents = the app corpus (`s2r_edge/data/demo_docs.jsonl`) + every WordNet 3.0 synset gloss as a
-distractor (Debian `wordnet-base`, WordNet 3.0 licence, Princeton University: free use with the copyright notice);
+Index: {n_docs} documents = the app corpus (`s2r_edge/data/demo_docs.jsonl`) + 100,000 WordNet 3.0 synset glosses
+(a seeded sample of all 117,659) as distractors (Debian `wordnet-base`, WordNet 3.0 licence, Princeton University: free use with the copyright notice);
 one hnswlib index, one teacher (all-MiniLM-L6-v2) for all systems. Queries: the {n_queries} test-split queries
 (`s2r_edge/data/demo_queries.jsonl`, never trained on), spoken by the held-out neural voice {JOE} and two held-out
 voices of the training engines; noise mixed at the given SNR over the whole clip (white; babble of 4 talkers from
@@ -165,13 +173,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--voices", default=",".join(VOICES), help="comma-separated voice specs")
     parser.add_argument("--conditions", default=",".join(CONDITIONS), help="clean, reverb, white@SNR, babble@SNR...")
-    parser.add_argument("--distractors", type=int, default=None, help="use only the first N WordNet glosses")
+    parser.add_argument("--distractors", type=int, default=DISTRACTORS, help="how many WordNet glosses to add")
     parser.add_argument("--workers", type=int, default=2, help="cells scored in parallel processes")
     parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
     args = parser.parse_args()
     t0 = time.time()
     voices, conditions = args.voices.split(","), args.conditions.split(",")
-    partial = args.distractors is not None or sorted(conditions) != sorted(CONDITIONS)
+    partial = args.distractors != DISTRACTORS or sorted(conditions) != sorted(CONDITIONS)
     if partial and not args.no_write:
         parser.error("RESULTS.md gets the full benchmark only; add --no-write for a partial run")
     index = bench_index(args.distractors)

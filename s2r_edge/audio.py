@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly, upfirdn
 
 from s2r_edge.errors import S2RError
 
@@ -25,6 +25,63 @@ def resample(samples: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.nd
         return samples.astype(np.float32, copy=False)
     g = gcd(rate, target)
     return resample_poly(samples, target // g, rate // g).astype(np.float32)
+
+
+class StreamResampler:
+    """Resample audio block by block so the joined output equals one `resample` call over the joined input.
+
+    The same polyphase low-pass filter as `resample` (scipy's resample_poly) runs over a carried window of past
+    input, so 44.1/48 kHz capture blocks of any size give 16 kHz audio without edge effects at the joins.
+    """
+
+    def __init__(self, rate: int, target: int = SAMPLE_RATE) -> None:
+        if rate <= 0:
+            raise S2RError(f"sample rate must be positive, got {rate}")
+        self.rate = rate
+        g = gcd(rate, target)
+        self.up, self.down = target // g, rate // g
+        half = 10 * max(self.up, self.down)  # filter half-length in up-sampled samples, as resample_poly uses
+        self._pad = self.down - half % self.down  # leading zero taps that make the filter delay whole outputs
+        taps = np.ones(1) if self.up == self.down else (
+            firwin(2 * half + 1, 1 / max(self.up, self.down), window=("kaiser", 5.0)) * self.up
+        )
+        self._h = np.concatenate([np.zeros(self._pad), taps])
+        self._skip = (half + self._pad) // self.down  # outputs of the full convolution that precede output 0
+        self._buf = np.zeros(0, dtype=np.float32)  # input from absolute index _start (a multiple of `down`) on
+        self._start = 0
+        self._n_in = 0
+        self._n_out = 0
+
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """Take a block of mono samples; return every output sample its input now fully determines."""
+        if self.up == self.down:
+            return np.asarray(samples, dtype=np.float32)
+        self._buf = np.concatenate([self._buf, np.asarray(samples, dtype=np.float32)])
+        self._n_in += len(samples)
+        newest = (self._n_in * self.up - 1 + self._pad) // self.down - self._skip  # last output with all its input
+        return self._emit(min(newest + 1, self._total()))
+
+    def flush(self) -> np.ndarray:
+        """The outputs held back for look-ahead, computed as if the input ended here (zeros after it)."""
+        return np.zeros(0, dtype=np.float32) if self.up == self.down else self._emit(self._total())
+
+    def _total(self) -> int:
+        return -(-self._n_in * self.up // self.down)
+
+    def _emit(self, end: int) -> np.ndarray:
+        """Outputs [_n_out, end) from the carried window, then drop the input no later output needs."""
+        if end <= self._n_out:
+            return np.zeros(0, dtype=np.float32)
+        tail = np.zeros(len(self._h) // self.up + 1, dtype=np.float32)  # zeros past the end, as resample_poly pads
+        full = upfirdn(self._h, np.concatenate([self._buf, tail]), self.up, self.down)
+        offset = self._start * self.up // self.down - self._skip  # output index of full[0]
+        out = full[self._n_out - offset : end - offset].astype(np.float32)
+        self._n_out = end
+        oldest = -(-((end + self._skip) * self.down - (len(self._h) - 1)) // self.up)  # first input output `end` uses
+        keep_from = min(max(oldest, 0), self._n_in) // self.down * self.down
+        self._buf = self._buf[keep_from - self._start :]
+        self._start = keep_from
+        return out
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:

@@ -26,17 +26,29 @@ def _decoder():  # type: ignore[no-untyped-def]
     return Decoder(samprate=16000, logfn="/dev/null")
 
 
-def transcribe(samples: np.ndarray) -> tuple[str, float]:
-    """16 kHz float32 speech -> (PocketSphinx transcript, ms spent after the last sample)."""
+def listen(samples: np.ndarray) -> None:
+    """Start an utterance and feed it 16 kHz float32 speech in 160 ms chunks: the work done while the user speaks."""
     pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
     decoder = _decoder()
     decoder.start_utt()
     for start in range(0, len(pcm), CHUNK):
         decoder.process_raw(pcm[start : start + CHUNK].tobytes(), full_utt=False)
-    t0 = time.perf_counter()
+
+
+def finish() -> str:
+    """Close the utterance fed by `listen` and return its transcript: the work left after the end of speech."""
+    decoder = _decoder()
     decoder.end_utt()
     hyp = decoder.hyp()
-    return (hyp.hypstr if hyp else ""), (time.perf_counter() - t0) * 1000
+    return hyp.hypstr if hyp else ""
+
+
+def transcribe(samples: np.ndarray) -> tuple[str, float]:
+    """16 kHz float32 speech -> (PocketSphinx transcript, ms spent after the last sample)."""
+    listen(samples)
+    t0 = time.perf_counter()
+    text = finish()
+    return text, (time.perf_counter() - t0) * 1000
 
 
 def search_text(index: DocIndex, text: str, k: int = 10) -> tuple[list[Hit], float]:

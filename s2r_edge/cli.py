@@ -19,9 +19,10 @@ CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "s2
 
 
 def _print_hits(hits: list, out=sys.stdout) -> None:  # type: ignore[no-untyped-def]
-    for rank, h in enumerate(hits, 1):
-        text = h.text if len(h.text) <= 70 else h.text[:67] + "..."
-        print(f"  {rank:2d}. {h.score:.3f}  {h.id:<14} {text}", file=out)
+    from s2r_edge.view import hit_lines
+
+    for line in hit_lines(hits):
+        print(line, file=out)
 
 
 def cmd_index_build(args: argparse.Namespace) -> None:
@@ -132,14 +133,62 @@ def cmd_demo(args: argparse.Namespace) -> None:
           f"over {len(latencies)} queries (int8 ExecuTorch, CPU)")
 
 
+def cmd_listen(args: argparse.Namespace) -> None:
+    import threading
+
+    from s2r_edge.endpoint import VadConfig
+    from s2r_edge.mic import NO_DEVICE_FIX, Listener, ListenConfig, MicSource, WavSource, list_inputs
+    from s2r_edge.runtime import Searcher
+    from s2r_edge.view import LiveView, PlainView, summary_line
+
+    if args.list_devices:
+        print("\n".join(list_inputs()) or f"no input devices; {NO_DEVICE_FIX}")
+        return
+    if args.wav and (args.device or args.rate):
+        raise S2RError("--wav replays a file: leave out --device and --rate")
+    if args.fast and not args.wav:
+        raise S2RError("--fast only applies to --wav")
+    if args.timeout is not None and args.timeout <= 0:
+        raise S2RError(f"--timeout must be positive, got {args.timeout:g}")
+    cfg = ListenConfig(k=args.k, queue_blocks=args.queue_blocks, push_to_talk=args.push_to_talk,
+                       vad=VadConfig(threshold_db=args.threshold_db, hangover_ms=args.hangover_ms))
+    source = WavSource(args.wav, realtime=not args.fast) if args.wav else MicSource(args.device, args.rate)
+    listener = Listener(Searcher.load(args.index or demo_index(), args.model), source, cfg)
+    view = PlainView() if args.json or not sys.stdout.isatty() else LiveView()
+    listener.start()
+    print(f"listening on {source.name} at {source.rate} Hz; "
+          + ("press Enter to start and to end each query" if args.push_to_talk else "speak a query")
+          + ("" if args.once else "; Ctrl-C to stop"), file=sys.stderr)
+    if args.push_to_talk:
+        threading.Thread(target=lambda: [listener.toggle() for _ in sys.stdin], daemon=True).start()
+    on_final = (lambda u: print(json.dumps(u.to_json(), ensure_ascii=False), flush=True)) if args.json else view.final
+    summary = listener.run(on_final, view.partial, once=args.once, timeout_s=args.timeout)
+    if args.once and not summary.utterances and not summary.interrupted:
+        waited = f"in {args.wav}" if args.wav else f"within {args.timeout:g} s"
+        raise S2RError(f"no speech heard {waited} on {source.name}; speak louder, lower --threshold-db "
+                       f"(now {args.threshold_db:g} dB), or pick another --device")
+    print(summary_line(summary), file=sys.stderr)
+    if args.json and not args.once:
+        print(json.dumps({"summary": summary.to_json()}))
+
+
 def cmd_synth(args: argparse.Namespace) -> None:
-    from s2r_edge.synth import SynthConfig, load_targets, save_targets, speak_queries, synthesize
+    from s2r_edge.noise import Condition
+    from s2r_edge.synth import (
+        SynthConfig, babble_pool, condition_queries, load_targets, save_targets, speak_queries, synthesize,
+    )
     from s2r_edge.voices import TRAIN_VOICES
 
     if args.queries:
         if not (args.voice and args.out_dir):
             raise S2RError("--queries needs --voice and --out-dir")
-        print(f"wrote {speak_queries(args.queries, args.voice, args.out_dir)}")
+        condition = Condition.parse(args.condition)  # refused before any speech is made
+        if condition.kind == "clean":
+            print(f"wrote {speak_queries(args.queries, args.voice, args.out_dir)}")
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            clean = speak_queries(args.queries, args.voice, Path(tmp))
+            print(f"wrote {condition_queries(clean, condition, args.out_dir, babble_pool())}")
         return
     voices = tuple(args.voices.split(",")) if args.voices else TRAIN_VOICES
     cfg = SynthConfig(voices=voices, voices_per_text=args.voices_per_text, seed=args.seed, workers=args.workers)
@@ -221,14 +270,17 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
+    from s2r_edge.export.onnx import export_onnx
     from s2r_edge.export.pte import export_pte
     from s2r_edge.model import load_checkpoint
 
     encoder, _ = load_checkpoint(args.checkpoint)
     out = Path(args.out_dir)
-    sizes = {"encoder_int8.pte": export_pte(encoder, out / "encoder_int8.pte")}
-    if args.fp32:
-        sizes["encoder_fp32.pte"] = export_pte(encoder, out / "encoder_fp32.pte", int8=False)
+    sizes = {
+        "encoder_int8.pte": export_pte(encoder, out / "encoder_int8.pte"),
+        "encoder_fp32.pte": export_pte(encoder, out / "encoder_fp32.pte", int8=False),
+        "encoder.onnx": export_onnx(encoder, out / "encoder.onnx"),
+    }
     for name, size in sizes.items():
         print(f"{out / name}: {size / 1e6:.2f} MB")
 
@@ -242,7 +294,9 @@ def _add_searcher_args(p: argparse.ArgumentParser, demo_default: bool = False) -
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from s2r_edge.endpoint import VadConfig
     from s2r_edge.index import COMPACT, COMPACT_FROM, COMPACT_HNSW
+    from s2r_edge.mic import ListenConfig
     from s2r_edge.voices import DEMO_VOICE
 
     p = argparse.ArgumentParser(prog="s2r-edge", description=__doc__)
@@ -291,6 +345,26 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("-k", type=int, default=3, help="hits shown per query (default 3)")
     d.set_defaults(func=cmd_demo)
 
+    li = sub.add_parser("listen", help="live search from the microphone: partial hits while speaking, final at the end")
+    _add_searcher_args(li, demo_default=True)
+    li.add_argument("--device", help="input: PortAudio device index or name, or a PulseAudio source (see --list-devices)")
+    li.add_argument("--list-devices", action="store_true", help="list the inputs --device takes and exit")
+    li.add_argument("--rate", type=int, default=None, help="capture rate in Hz (default: 16000 if the device takes it)")
+    li.add_argument("--wav", type=Path, help="replay this file through the same path instead of a microphone")
+    li.add_argument("--fast", action="store_true", help="with --wav: replay as fast as possible, not in real time")
+    li.add_argument("--once", action="store_true", help="exit after the first utterance")
+    li.add_argument("--timeout", type=float, default=None, help="stop listening after this many seconds")
+    li.add_argument("--push-to-talk", action="store_true", help="Enter starts and ends each query instead of the VAD")
+    li.add_argument("--threshold-db", type=float, default=VadConfig.threshold_db,
+                    help=f"VAD: speech is louder than this, in dBFS (default {VadConfig.threshold_db:g})")
+    li.add_argument("--hangover-ms", type=int, default=VadConfig.hangover_ms,
+                    help=f"VAD: this much quiet ends a query (default {VadConfig.hangover_ms})")
+    li.add_argument("--queue-blocks", type=int, default=ListenConfig.queue_blocks,
+                    help=f"capture blocks queued before new ones are dropped (default {ListenConfig.queue_blocks})")
+    li.add_argument("-k", type=int, default=5, help="hits shown (default 5)")
+    li.add_argument("--json", action="store_true", help="one JSON object per utterance: hits, end_to_hits_ms, overflows, ...")
+    li.set_defaults(func=cmd_listen)
+
     sy = sub.add_parser("synth", help="speak training texts with the training voices into a dataset .npz")
     sy.add_argument("--out", type=Path, help="dataset file to write (.npz)")
     sy.add_argument("--targets-out", type=Path, help="write only texts and teacher vectors (.npz), no audio")
@@ -305,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--queries", type=Path, help="instead: speak the texts of a queries JSONL file ...")
     sy.add_argument("--voice", help="... with this voice (e.g. piper:joe) ...")
     sy.add_argument("--out-dir", type=Path, help="... into this folder, with a queries.jsonl for `s2r-edge eval`")
+    sy.add_argument("--condition", default="clean",
+                    help="... under this acoustic condition: clean, reverb, or white|pink|babble@SNR (e.g. babble@10)")
     sy.set_defaults(func=cmd_synth)
 
     ev = sub.add_parser("eval", help="score spoken queries per system: MRR@10, R@1, R@10, end-of-audio latency")
@@ -332,10 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("export", help="write the int8 ExecuTorch program from a checkpoint")
+    e = sub.add_parser("export", help="write the int8 and fp32 ExecuTorch programs and the ONNX model from a checkpoint")
     e.add_argument("--checkpoint", required=True, type=Path, help="checkpoint from `s2r-edge train`")
-    e.add_argument("--out-dir", required=True, type=Path, help="folder for encoder_int8.pte (and encoder_fp32.pte)")
-    e.add_argument("--fp32", action="store_true", help="also write encoder_fp32.pte (unquantized)")
+    e.add_argument("--out-dir", required=True, type=Path, help="folder for encoder_int8.pte, encoder_fp32.pte, encoder.onnx")
     e.set_defaults(func=cmd_export)
     return p
 

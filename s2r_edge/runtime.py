@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from s2r_edge.audio import SAMPLE_RATE, check_speech, load_audio, resample, to_mono
+from s2r_edge.audio import SAMPLE_RATE, StreamResampler, check_speech, load_audio, resample, to_mono
 from s2r_edge.errors import S2RError
 from s2r_edge.index import DocIndex, Hit
 
@@ -112,17 +112,28 @@ class Stream:
         self._enc = searcher.encoder
         self._state = self._enc.initial_state()
         self._pending = np.zeros(0, dtype=np.float32)
+        self._resampler: StreamResampler | None = None  # made at the first block's rate, kept for the stream
         self._embedding: np.ndarray | None = None
         self.samples_seen = 0
         self.chunks = 0
         self.last_step_ms = 0.0
 
     def accept_waveform(self, sample_rate: int, samples: np.ndarray) -> None:
-        """Add mono (n,) or (n, channels) float samples at `sample_rate`; full chunks are encoded at once."""
+        """Add mono (n,) or (n, channels) float samples at `sample_rate`; full chunks are encoded at once.
+
+        Resampling carries its filter state across calls, so any chunking gives the same audio as one call."""
         samples = np.asarray(samples, dtype=np.float32)
         if not np.all(np.isfinite(samples)):
             raise S2RError("audio contains NaN or infinite samples; check the source that produced it")
-        samples = resample(to_mono(samples), sample_rate, self._enc.info.sample_rate)
+        if self._resampler is None:
+            self._resampler = StreamResampler(sample_rate, self._enc.info.sample_rate)
+        elif self._resampler.rate != sample_rate:
+            raise S2RError(f"the stream started at {self._resampler.rate} Hz but got a block at {sample_rate} Hz; "
+                           "start a new stream for audio at another rate")
+        self._add(self._resampler.push(to_mono(samples)))
+
+    def _add(self, samples: np.ndarray) -> None:
+        """Buffer model-rate samples and encode every full chunk."""
         self.samples_seen += len(samples)
         self._pending = np.concatenate([self._pending, samples])
         n = self._enc.info.chunk_samples
@@ -148,6 +159,8 @@ class Stream:
 
     def finish(self, k: int = 10, where: dict | None = None) -> list[Hit]:
         """Flush the buffered tail (zero-padded to a chunk) and return the final hits."""
+        if self._resampler is not None:
+            self._add(self._resampler.flush())
         if self.samples_seen == 0:
             raise S2RError("the stream received no audio")
         if len(self._pending) or self._embedding is None:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from s2r_edge.audio import check_speech, load_audio, pad_to_chunks, resample
+from s2r_edge.audio import StreamResampler, check_speech, load_audio, pad_to_chunks, resample
 from s2r_edge.errors import S2RError
 
 
@@ -13,6 +13,17 @@ def test_resample_keeps_a_tone_at_its_frequency():
     assert len(out) == 16000
     peak_hz = np.argmax(np.abs(np.fft.rfft(out))) * 16000 / len(out)
     assert abs(peak_hz - 440) < 2
+
+
+@pytest.mark.parametrize("rate", [44100, 48000, 22050, 8000, 16000])
+def test_streamed_resampling_in_odd_blocks_equals_one_shot(speech, rate):
+    audio = resample(speech[0], 16000, rate)
+    blocks = np.split(audio, np.cumsum(np.random.default_rng(rate).integers(1, 2000, size=len(audio) // 500)))
+    resampler = StreamResampler(rate)
+    streamed = np.concatenate([resampler.push(b) for b in blocks] + [resampler.flush()])
+    one_shot = resample(audio, rate)
+    assert len(streamed) == len(one_shot)
+    assert np.max(np.abs(streamed - one_shot)) < 1e-6
 
 
 def test_stereo_44k_file_is_read_as_16k_mono(tmp_path, speech):

@@ -103,7 +103,7 @@ def test_index_edited_after_build_is_refused(tmp_path, query_wav):
 @pytest.mark.parametrize(
     "command",
     [[], ["index"], ["index", "build"], ["index", "add"], ["index", "remove"], ["search"], ["eval"], ["bench"],
-     ["demo"], ["synth"], ["train"], ["export"]],
+     ["demo"], ["listen"], ["synth"], ["train"], ["export"]],
 )
 def test_every_command_has_help(command):
     run = cli(*command, "--help")

@@ -1,24 +1,103 @@
-"""Export from the committed checkpoint: int8 and fp32 programs load in the runtime and agree with eager."""
+"""`s2r-edge export` from the committed checkpoint: int8 and fp32 .pte and ONNX, each streamed chunk by chunk
+and compared with the eager full-utterance forward on 240 held-out query utterances spoken by training voices."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
 
 import numpy as np
+import onnx
+import pytest
 import torch
 
 from s2r_edge.audio import pad_to_chunks
-from s2r_edge.export.pte import export_pte
+from s2r_edge.cli import main
+from s2r_edge.export.calibrate import parity_speech
+from s2r_edge.export.onnx import OnnxEncoder
+from s2r_edge.export.parity import cosines, eager_embeddings, streamed
 from s2r_edge.runtime import PteEncoder
+from tests.conftest import CHECKPOINT
+
+PROGRAMS = ("encoder_int8.pte", "encoder_fp32.pte", "encoder.onnx")
 
 
-def test_exported_programs_match_eager(tmp_path, eager, speech):
-    wav = pad_to_chunks(speech[2], eager.cfg.chunk_samples)
-    with torch.no_grad():
-        ref = eager(torch.from_numpy(wav[None, :]))[0][0].numpy()
-    for int8, tolerance in ((False, 0.9999), (True, 0.99)):
-        path = tmp_path / f"enc_{int8}.pte"
-        size = export_pte(eager, path, int8=int8)
-        pte = PteEncoder(path)
-        state = pte.initial_state()
-        for start in range(0, len(wav), pte.info.chunk_samples):
-            emb, state = pte.step(wav[start : start + pte.info.chunk_samples], state)
-        assert float(np.dot(emb, ref)) >= tolerance
-        assert size == path.stat().st_size
-    assert (tmp_path / "enc_True.pte").stat().st_size < 0.5 * (tmp_path / "enc_False.pte").stat().st_size
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> tuple[dict[str, Path], str]:
+    """The three programs, written once by `s2r-edge export`, and what the command printed."""
+    out = tmp_path_factory.mktemp("export")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", "--checkpoint", str(CHECKPOINT), "--out-dir", str(out)]) == 0
+    return {name: out / name for name in PROGRAMS}, printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def programs(exported) -> dict[str, Path]:
+    return exported[0]
+
+
+@pytest.fixture(scope="module")
+def parity(eager) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """240 utterances and the eager model's full-utterance embedding of each."""
+    speech = parity_speech()
+    return speech, eager_embeddings(eager, speech)
+
+
+def load(path: Path) -> PteEncoder | OnnxEncoder:
+    return OnnxEncoder(path) if path.suffix == ".onnx" else PteEncoder(path)
+
+
+def test_export_writes_three_programs_with_their_metadata(exported, eager):
+    programs, printed = exported
+    for path in programs.values():
+        assert f"{path}: {path.stat().st_size / 1e6:.2f} MB" in printed
+    assert programs["encoder_int8.pte"].stat().st_size < 0.5 * programs["encoder_fp32.pte"].stat().st_size
+    cfg = eager.cfg
+    expected = {"sample_rate": 16000, "chunk_samples": cfg.chunk_samples, "emb_dim": 384,
+                "model_version": cfg.version, "teacher": "all-MiniLM-L6-v2"}
+    for name in ("encoder_int8.pte", "encoder_fp32.pte"):
+        info = PteEncoder(programs[name]).info
+        assert {k: getattr(info, k) for k in expected} == expected
+    model = onnx.load(programs["encoder.onnx"])
+    assert {p.key: p.value for p in model.metadata_props} == {k: str(v) for k, v in expected.items()}
+    assert model.opset_import[0].version >= 17
+
+
+@pytest.mark.parametrize("name", ["encoder_fp32.pte", "encoder.onnx"])
+def test_fp32_programs_equal_eager_on_every_utterance(programs, parity, eager, name):
+    cos = cosines(load(programs[name]), *parity, eager.cfg.chunk_samples)
+    assert len(cos) >= 200
+    assert cos.min() >= 0.9999, (cos.min(), cos.mean())
+
+
+def test_int8_program_agrees_with_eager_on_average(programs, parity, eager):
+    cos = cosines(load(programs["encoder_int8.pte"]), *parity, eager.cfg.chunk_samples)
+    assert len(cos) >= 200
+    assert cos.mean() >= 0.99, (cos.min(), cos.mean())
+    assert cos.min() >= 0.98, (cos.min(), cos.mean())  # and no utterance far off
+
+
+@pytest.fixture(scope="module")
+def prefixes(parity, eager) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Six utterances, each with the eager full-utterance embedding of its first 1, 2, ... chunks (one batched
+    forward: row i is the utterance masked after i + 1 chunks, which equals the forward of that prefix)."""
+    n, out = eager.cfg.chunk_samples, []
+    for wav in parity[0][::40]:
+        wav = pad_to_chunks(wav, n)
+        k = len(wav) // n
+        with torch.no_grad():
+            full, _ = eager(torch.from_numpy(np.tile(wav, (k, 1))), lengths=torch.arange(1, k + 1) * n)
+        out.append((wav, full.numpy()))
+    return out
+
+
+@pytest.mark.parametrize("name,tolerance", [("encoder_int8.pte", 0.99), ("encoder_fp32.pte", 0.9999), ("encoder.onnx", 0.9999)])
+def test_every_partial_result_equals_the_eager_forward_of_that_prefix(programs, prefixes, eager, name, tolerance):
+    """Chunked vs full utterance: after chunk i the program's vector is the eager vector of the first i chunks."""
+    program = load(programs[name])
+    for wav, full in prefixes:
+        partials = streamed(program, wav, eager.cfg.chunk_samples)
+        assert len(partials) == len(full)
+        assert min(float(np.dot(p, f)) for p, f in zip(partials, full)) >= tolerance

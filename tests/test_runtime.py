@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from s2r_edge.audio import pad_to_chunks
+from s2r_edge.audio import pad_to_chunks, resample
 from s2r_edge.errors import S2RError
 from s2r_edge.runtime import DEFAULT_MODEL, PteEncoder, Searcher
 from s2r_edge.texts import DEMO_DOCS, read_docs
@@ -49,6 +49,25 @@ def test_stream_accepts_any_chunk_size_and_rate(index_dir, speech):
             assert len(stream.hits(k=3)) == 3  # partial results after any full chunk
     final = stream.finish(k=5)
     assert [h.id for h in final] == [h.id for h in whole.hits]
+
+
+def test_48k_stream_in_capture_blocks_matches_the_whole_file(index_dir, speech):
+    """Chunks resampled one by one used to ring at every join; the carried filter state makes them seamless."""
+    searcher = Searcher.load(index_dir)
+    audio48 = resample(speech[2], 16000, 48000)
+    stream = searcher.create_stream()
+    for start in range(0, len(audio48), 1024):  # a typical PortAudio block
+        stream.accept_waveform(48000, audio48[start : start + 1024])
+    stream.finish()
+    whole = searcher.search_samples(audio48, 48000)
+    assert float(np.dot(stream.embedding, whole.embedding)) > 0.9999
+
+
+def test_a_stream_refuses_a_change_of_rate(index_dir, speech):
+    stream = Searcher.load(index_dir).create_stream()
+    stream.accept_waveform(48000, speech[0][:4800])
+    with pytest.raises(S2RError, match="new stream"):
+        stream.accept_waveform(16000, speech[0][:1600])
 
 
 def test_stream_without_audio_and_nan_audio_are_refused(index_dir):

@@ -2,7 +2,9 @@
 
 import numpy as np
 
+from s2r_edge.audio import load_audio
 from s2r_edge.synth import SpeechSet, SynthConfig, synthesize
+from s2r_edge.texts import read_queries
 from tests.test_cli import cli
 
 
@@ -28,3 +30,18 @@ def test_text_file_without_usable_lines_is_refused(tmp_path):
     empty.write_text("\n  \n")
     run = cli("synth", "--out", str(tmp_path / "d.npz"), "--texts", str(empty))
     assert run.returncode == 1 and "no usable lines" in run.stderr
+
+
+def test_spoken_queries_under_a_condition_keep_their_labels(tmp_path):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"text": "turn on the torch", "relevant": ["settings-001"]}\n'
+                       '{"text": "play some jazz", "relevant": ["media-001"]}\n')
+    run = cli("synth", "--queries", str(queries), "--voice", "espeak:en-us", "--out-dir", str(tmp_path / "noisy"),
+              "--condition", "white@5")
+    assert run.returncode == 0, run.stderr
+    spoken = read_queries(tmp_path / "noisy" / "queries.jsonl")
+    assert [(q.text, q.relevant) for q in spoken] == [("turn on the torch", ("settings-001",)), ("play some jazz", ("media-001",))]
+    assert all(np.std(load_audio(q.audio)) > 0.01 for q in spoken)
+    bad = cli("synth", "--queries", str(queries), "--voice", "espeak:en-us", "--out-dir", str(tmp_path / "x"),
+              "--condition", "white")
+    assert bad.returncode == 1 and "unknown condition 'white'" in bad.stderr and not (tmp_path / "x").exists()

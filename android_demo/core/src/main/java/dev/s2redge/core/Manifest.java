@@ -20,7 +20,8 @@ public record Manifest(int dim, int count, String teacher, int efSearch) {
         String where = path.toString();
         if (!FORMAT.equals(obj.get("format")) || !Double.valueOf(FORMAT_VERSION).equals(obj.get("format_version"))) {
             throw new S2RException(where + ": format " + obj.get("format") + " v" + obj.get("format_version")
-                    + " is not " + FORMAT + " v" + FORMAT_VERSION + "; " + FIX);
+                    + " is not " + FORMAT + " v" + FORMAT_VERSION + " (v2 is the compact PCA + rerank index, read by"
+                    + " the Python runtime only); rebuild it with `s2r-edge index build --dim 0 --rerank 0`");
         }
         if (!"cosine".equals(obj.get("metric"))) {
             throw new S2RException(where + ": metric " + obj.get("metric") + " is not cosine; " + FIX);
