@@ -181,8 +181,9 @@ class MicSource:
             raise S2RError(f"cannot open the input {self.name} at {self.rate} Hz ({exc}); {NO_DEVICE_FIX}") from None
 
     def stop(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
+        if self._stream is not None:  # abort, not stop: drop what is queued instead of waiting for it to drain
+            self._stream.abort(ignore_errors=True)
+            self._stream.close(ignore_errors=True)
             self._stream = None
 
 
