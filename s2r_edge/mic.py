@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import shutil
 import statistics
 import subprocess
@@ -281,8 +282,13 @@ class Listener:
         """Listen until Ctrl-C, the source runs out, `timeout_s` passes, or (with `once`) one utterance ends."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         self.start()
+        # Ctrl-C sets a flag rather than raising: a KeyboardInterrupt inside the queue's lock would leave it held,
+        # and the PortAudio callback (which puts into that queue) would then block the stream's close forever.
+        ctrl_c = threading.Event()
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, lambda *_: ctrl_c.set()) if in_main else None
         try:
-            while not (once and self.summary.utterances):
+            while not (once and self.summary.utterances) and not ctrl_c.is_set():
                 if deadline is not None and time.monotonic() > deadline:
                     break
                 try:
@@ -294,9 +300,12 @@ class Listener:
                     continue
                 self._take(samples, captured, on_final, on_partial)
         except KeyboardInterrupt:
-            self.summary.interrupted = True  # Ctrl-C: a clean stop with the summary so far
+            ctrl_c.set()
         finally:
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
             self.source.stop()
+        self.summary.interrupted = ctrl_c.is_set()  # Ctrl-C: a clean stop with the summary so far
         return self.summary
 
     def _take(self, samples: np.ndarray, captured: float, on_final: Callable[[Utterance], None],
