@@ -20,9 +20,8 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from s2r_edge.errors import S2RError
 from s2r_edge.evaluate import evaluate
-from s2r_edge.index import DocIndex, build_index
+from s2r_edge.index import DocIndex, ensure_index
 from s2r_edge.noise import Condition
 from s2r_edge.runtime import DEFAULT_MODEL, Searcher
 from s2r_edge.synth import babble_pool, condition_queries, speak_queries
@@ -58,16 +57,8 @@ def distractors(n: int = DISTRACTORS) -> list:
 
 def bench_index(n_distractors: int = DISTRACTORS) -> Path:
     """The app corpus plus `n_distractors` WordNet glosses, indexed once and reused while the docs are unchanged."""
-    docs = read_docs(DEMO_DOCS) + distractors(n_distractors)
     path = BUILD / ("index" if n_distractors == DISTRACTORS else f"index-{n_distractors}")
-    try:
-        if DocIndex.load(path).docs == docs:
-            return path
-    except S2RError:
-        pass
-    print(f"indexing {len(docs)} docs into {path} (teacher embeddings; minutes on 2 cores)", file=sys.stderr)
-    build_index(docs, path)
-    return path
+    return ensure_index(read_docs(DEMO_DOCS) + distractors(n_distractors), path)
 
 
 def test_queries(every: int) -> Path:

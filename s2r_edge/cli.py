@@ -91,19 +91,10 @@ def cmd_search(args: argparse.Namespace) -> None:
 
 def demo_index() -> Path:
     """The bundled demo corpus indexed in the user cache (rebuilt when missing, stale or damaged)."""
-    from s2r_edge.index import DocIndex, build_index
+    from s2r_edge.index import ensure_index
     from s2r_edge.texts import DEMO_DOCS, read_docs
 
-    path = CACHE_DIR / "demo-index"
-    docs = read_docs(DEMO_DOCS)
-    try:
-        if DocIndex.load(path).docs == docs:
-            return path
-    except S2RError:
-        pass
-    print(f"building the demo index in {path}", file=sys.stderr)
-    build_index(docs, path)
-    return path
+    return ensure_index(read_docs(DEMO_DOCS), CACHE_DIR / "demo-index")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

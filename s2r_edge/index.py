@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -452,6 +453,19 @@ def build_index(docs: list[Doc], out: str | Path, params: HnswParams = HnswParam
     index = DocIndex.build(docs, vectors, params, compression)
     index.save(out)
     return index
+
+
+def ensure_index(docs: list[Doc], path: str | Path) -> Path:
+    """An index of exactly `docs` at `path`: the one there when it loads and holds the same docs, else rebuilt."""
+    path = Path(path)
+    try:
+        if DocIndex.load(path).docs == docs:
+            return path
+    except S2RError:
+        pass
+    print(f"indexing {len(docs)} docs into {path} (teacher embeddings)", file=sys.stderr)
+    build_index(docs, path)
+    return path
 
 
 def add_docs(path: str | Path, docs: list[Doc], progress: bool = True) -> DocIndex:
