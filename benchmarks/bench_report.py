@@ -26,7 +26,7 @@ NATIVE = HERE / "native" / "build" / "s2r_native"
 def run_suite() -> list[dict]:
     """benchmarks/test_speed.py under pytest-benchmark; also autosaved under .benchmarks/ for --benchmark-compare."""
     cmd = [sys.executable, "-m", "pytest", "-q", str(HERE / "test_speed.py"), "--benchmark-autosave",
-           f"--benchmark-json={SUITE_JSON}", "--benchmark-columns=median,iqr,min,rounds"]
+           f"--benchmark-json={SUITE_JSON}", "--benchmark-save-data", "--benchmark-columns=median,iqr,min,rounds"]
     subprocess.run(cmd, check=True, cwd=HERE.parent)
     return json.loads(SUITE_JSON.read_text())["benchmarks"]
 

@@ -54,26 +54,28 @@ class PteEncoder:
 
     def __init__(self, path: str | Path = DEFAULT_MODEL, threads: int = 1) -> None:
         """Load and verify `path`. `threads` sizes XNNPACK's thread pool, which is shared by the whole process."""
-        from executorch.extension.pybindings import portable_lib
-        from executorch.runtime import Runtime, Verification
+        # The runtime extension itself: `executorch.runtime` / `portable_lib` import the whole export stack
+        # (executorch.exir, ~5 s of start-up) only to emit a warning.
+        from executorch.extension.pybindings import _C as et
 
         if threads < 1:
             raise S2RError(f"threads must be at least 1, got {threads}")
         with _quiet_native_logs():
-            if portable_lib._threadpool_get_thread_count() != threads:
-                portable_lib._unsafe_reset_threadpool(threads)
+            if et._threadpool_get_thread_count() != threads:
+                et._unsafe_reset_threadpool(threads)
         self.path = Path(path)
         if not self.path.is_file():
             raise S2RError(f"{self.path}: no such model file; export one with `s2r-edge export`")
         try:
-            program = Runtime.get().load_program(self.path, verification=Verification.InternalConsistency)
-            missing = [m for m in ("forward", *METADATA) if m not in program.method_names]
+            program = et._load_program(str(self.path), program_verification=et.Verification.InternalConsistency)
+            names = {program.get_method_name(i) for i in range(program.num_methods())}
+            missing = [m for m in ("forward", *METADATA) if m not in names]
             if missing:
                 raise S2RError(f"{self.path}: not an s2r-edge encoder (no method {', '.join(missing)}); re-export it")
-            values = {m: program.load_method(m).execute([])[0] for m in METADATA}
+            values = {m: program.load_method(m).call([])[0] for m in METADATA}
             with _quiet_native_logs():
                 self._forward = program.load_method("forward")
-            meta = program.metadata("forward")
+            meta = program.method_meta("forward")
         except S2RError:
             raise
         except (RuntimeError, ValueError) as exc:
@@ -93,7 +95,7 @@ class PteEncoder:
 
     def step(self, chunk: np.ndarray, state: list[torch.Tensor]) -> tuple[np.ndarray, list[torch.Tensor]]:
         """One chunk (chunk_samples,) float32 -> (embedding (emb_dim,), new state)."""
-        out = self._forward.execute([torch.from_numpy(chunk.reshape(1, -1)), *state])
+        out = self._forward.call([torch.from_numpy(chunk.reshape(1, -1)), *state])
         return out[0].numpy().reshape(-1), list(out[1:])
 
 
