@@ -77,7 +77,7 @@ def plot_latency(benchmarks: list[dict], out: Path) -> None:
     fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 4))
     for ax, group in zip(axes, groups):
         rows = [b for b in benchmarks if b["group"] == group]
-        ax.boxplot([[x * 1000 for x in b["data"]] for b in rows], showfliers=False)
+        ax.boxplot([[x * 1000 for x in b["stats"]["data"]] for b in rows], showfliers=False)
         ax.set_xticks(range(1, len(rows) + 1), [b["name"].removeprefix("test_").replace("_", " ") for b in rows],
                       rotation=25, ha="right", fontsize=8)
         ax.set_yscale("log")
