@@ -15,6 +15,11 @@ from s2r_edge.errors import S2RError
 from s2r_edge.index import DocIndex, Hit
 
 CHUNK = 2560  # samples fed per call, as a live microphone would
+# A real-time decoder setting, as an on-device cascade would use: no second (flat-lexicon) pass, at most 2000
+# HMMs per frame, 2 Gaussians per mixture. On 24 test queries by joe it gave WER 0.50 clean / 1.02 in babble at
+# 10 dB against 0.49 / 1.01 for PocketSphinx's defaults, and decoded 2.4x / 6.5x faster (noise makes the default
+# search explode), which is what lets the whole benchmark grid run within 30 minutes on 2 cores.
+DECODER = {"fwdflat": False, "maxhmmpf": 2000, "topn": 2}
 
 
 @lru_cache(maxsize=1)
@@ -23,7 +28,7 @@ def _decoder():  # type: ignore[no-untyped-def]
         from pocketsphinx import Decoder
     except ImportError:
         raise S2RError("cascade-asr needs PocketSphinx: pip install -e '.[eval]'") from None
-    return Decoder(samprate=16000, logfn="/dev/null")
+    return Decoder(samprate=16000, logfn="/dev/null", **DECODER)
 
 
 def listen(samples: np.ndarray) -> None:

@@ -1,11 +1,11 @@
 """The PocketSphinx cascade baseline on real speech."""
 
 from s2r_edge.cascade import search_speech, search_text, transcribe
-from s2r_edge.voices import DEMO_VOICE, Voice
+from s2r_edge.voices import Voice
 
 
 def test_transcribes_a_training_voice_and_searches(demo_index):
-    speech = Voice.parse(DEMO_VOICE).speak("where did i leave the car at the shopping centre")
+    speech = Voice.parse("flite:slt").speak("where did i leave the car at the shopping centre")
     text, end_ms = transcribe(speech)
     assert "shopping" in text and end_ms > 0
     hits, ms, transcript = search_speech(demo_index, speech, k=5)
