@@ -51,7 +51,7 @@ def run_native(index: Path, n_queries: int = 6) -> dict:
     return {
         "step_ms_p50": round(float(np.median([x for r in runs for x in r["chunk_ms"][1:]])), 3),
         "end_to_hits_ms_p50": round(float(np.median([r["end_to_hits_ms"] for r in runs])), 3),
-        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs), 1),
         "queries": len(runs),
     }
 
@@ -134,9 +134,10 @@ Inputs are TTS speech of test queries by a training voice.
 {suite_table(benchmarks)}
 
 Quick bench (`s2r-edge bench`), medians over {quick[0]['steps']} encoder steps ({BenchConfig.queries} queries,
-{BenchConfig.repeats} passes). `rss_at_start_mb` is Python with torch imported (the ExecuTorch Python runtime needs
-it); `rss_model_mb` includes importing the ExecuTorch runtime and its export stack. The 2-thread run follows in the
-same process, so read memory in the 1-thread column.
+{BenchConfig.repeats} passes). `rss_at_start_mb` is Python with numpy, hnswlib and torch
+imported: the ExecuTorch Python runtime links libtorch, so torch cannot be kept out of the Python run-time path (the
+native runner has no torch). `rss_model_mb` is the ExecuTorch runtime extension and the program. The 2-thread run
+follows in the same process, so read memory in the 1-thread column.
 
 ![memory](memory.png)
 

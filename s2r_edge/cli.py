@@ -256,8 +256,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
                       workers=args.workers)
-    train(args.data, args.out, cfg, ModelConfig(dim=args.dim))
-    print(f"wrote {args.out}")
+    budget = None if args.time_budget is None else args.time_budget * 60
+    if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget) is not None:
+        print(f"wrote {args.out}")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -397,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--workers", type=int, default=0, help="DataLoader processes for augmentation (default 0)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--time-budget", type=float, default=None, metavar="MIN",
+                   help="stop after the epoch in which MIN minutes have passed; the same command resumes")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("export", help="write the int8 and fp32 ExecuTorch programs and the ONNX model from a checkpoint")

@@ -3,7 +3,7 @@
 Loss = (1 - cosine to the teacher vector) + contrastive InfoNCE against the other texts in the batch
 + an auxiliary character CTC head on the encoder frames (DESIGN.md: without it the student memorises texts
 instead of learning to hear). Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble noise.
-Checkpoints after every epoch; a rerun with the same `out` resumes from the last one.
+Checkpoints after every epoch; a rerun with the same `out` resumes from the last one (also after a time budget).
 """
 
 from __future__ import annotations
@@ -147,9 +147,18 @@ def split_by_text(data: SpeechSet, fraction: float, seed: int) -> tuple[list[int
 
 
 def train(
-    data_path: str | Path, out: str | Path, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig = ModelConfig()
-) -> StreamingEncoder:
-    """Train (or resume) a student on the dataset at `data_path`; the best checkpoint so far is kept at `out`."""
+    data_path: str | Path,
+    out: str | Path,
+    cfg: TrainConfig = TrainConfig(),
+    model_cfg: ModelConfig = ModelConfig(),
+    time_budget_s: float | None = None,
+) -> StreamingEncoder | None:
+    """Train (or resume) a student on the dataset at `data_path` and write it to `out`.
+
+    With `time_budget_s`, stop after the epoch in which the budget runs out and return None: the resume
+    checkpoint stays, and the same call continues from it (for hosts that lend a GPU ten minutes at a time).
+    """
+    started = time.time()
     data = SpeechSet.load(data_path)
     out = Path(out)
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
@@ -211,6 +220,10 @@ def train(
         encoder.cpu()
         save_checkpoint(encoder, resume, epoch=epoch, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                         train_config=asdict(cfg), dev_cos=dev_cos)
+        if time_budget_s is not None and epoch + 1 < cfg.epochs and time.time() - started >= time_budget_s:
+            print(f"time budget spent after epoch {epoch + 1}/{cfg.epochs}; run the same command again to go on "
+                  f"from {resume}", flush=True)
+            return None
         encoder.to(device)
     encoder.cpu().eval()
     save_checkpoint(encoder, out, train_config=asdict(cfg), data=str(data_path))

@@ -18,9 +18,9 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <executorch/extension/module/module.h>
@@ -96,15 +96,27 @@ Args parse_args(int argc, char** argv) {
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Failure(path + ": cannot open (missing or unreadable)");
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
+  f.seekg(0, std::ios::end);
+  std::streamoff size = f.tellg();
+  if (size < 0) throw Failure(path + ": cannot be read (not a regular file?)");
+  std::string data(static_cast<size_t>(size), '\0');  // read straight into place: no second copy
+  f.seekg(0);
+  if (!f.read(data.data(), data.size())) throw Failure(path + ": cannot be read");
+  return data;
 }
 
-std::string sha256_hex(const std::string& data) {
+// sha256 of a file read in 1 MiB blocks, so the graph (170 MB at 100k docs) is never held twice.
+std::string sha256_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Failure(path + ": cannot open (missing or unreadable)");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || !EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr)) throw Failure("sha256 failed");
+  std::vector<char> block(1 << 20);
+  while (f.read(block.data(), block.size()) || f.gcount() > 0)
+    if (!EVP_DigestUpdate(ctx.get(), block.data(), f.gcount())) throw Failure("sha256 failed");
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (!EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr)) throw Failure("sha256 failed");
+  if (!EVP_DigestFinal_ex(ctx.get(), digest, &len)) throw Failure("sha256 failed");
   static const char* hex = "0123456789abcdef";
   std::string out;
   for (unsigned int i = 0; i < len; ++i) out += {hex[digest[i] >> 4], hex[digest[i] & 15]};
@@ -169,7 +181,8 @@ std::vector<float> read_wav(const std::string& path, int want_rate) {
 
 struct Index {
   json manifest;
-  std::vector<json> docs;
+  std::string docs_text;                    // docs.jsonl as verified; a hit's doc is parsed from its line
+  std::vector<std::pair<size_t, size_t>> doc_lines;  // (offset, length) of each doc's line, in label order
   std::unique_ptr<hnswlib::InnerProductSpace> space;
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
   int dim = 0;
@@ -191,42 +204,50 @@ Index load_index(const std::string& dir) {
   } catch (const json::exception& e) {
     throw Failure(manifest_path + ": corrupt or incomplete (" + e.what() + "); rebuild the index");
   }
-  std::string docs_text;
   for (const char* name : {"index.hnsw", "docs.jsonl"}) {
     std::string path = dir + "/" + name;
-    std::string data = read_file(path);
-    if (sha256_hex(data) != ix.manifest["files"].value(name, ""))
+    if (sha256_file(path) != ix.manifest["files"].value(name, ""))
       throw Failure(path + ": changed since the index was built (sha256 mismatch); rebuild the index");
-    if (std::string(name) == "docs.jsonl") docs_text = std::move(data);
   }
-  std::istringstream lines(docs_text);
-  for (std::string line; std::getline(lines, line);)
-    if (line.find_first_not_of(" \t\r") != std::string::npos) ix.docs.push_back(json::parse(line));
-  if (ix.docs.size() != ix.manifest["count"].get<size_t>())
+  // Docs stay as text (a parsed json object per doc would cost several times the file's size in RAM).
+  ix.docs_text = read_file(dir + "/docs.jsonl");
+  std::string_view text(ix.docs_text);
+  for (size_t at = 0; at < text.size();) {
+    size_t end = std::min(text.find('\n', at), text.size());
+    std::string_view line = text.substr(at, end - at);
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
+      if (!json::accept(line)) throw Failure(dir + "/docs.jsonl: line " + std::to_string(ix.doc_lines.size() + 1) +
+                                             " is not valid JSON; rebuild the index");
+      ix.doc_lines.emplace_back(at, line.size());
+    }
+    at = end + 1;
+  }
+  if (ix.doc_lines.size() != ix.manifest["count"].get<size_t>())
     throw Failure(dir + ": manifest counts " + ix.manifest["count"].dump() + " docs, docs.jsonl has " +
-                  std::to_string(ix.docs.size()));
+                  std::to_string(ix.doc_lines.size()));
   ix.space = std::make_unique<hnswlib::InnerProductSpace>(ix.dim);
   try {
     ix.graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(ix.space.get(), dir + "/index.hnsw", false,
-                                                                 ix.docs.size());
+                                                                 ix.doc_lines.size());
   } catch (const std::exception& e) {
     throw Failure(dir + "/index.hnsw: cannot be read by hnswlib (" + e.what() + "); rebuild the index");
   }
-  if (ix.graph->cur_element_count != ix.docs.size())
+  if (ix.graph->cur_element_count != ix.doc_lines.size())
     throw Failure(dir + "/index.hnsw: holds " + std::to_string(ix.graph->cur_element_count) + " vectors for " +
-                  std::to_string(ix.docs.size()) + " docs");
+                  std::to_string(ix.doc_lines.size()) + " docs");
   return ix;
 }
 
 json search(Index& ix, const std::vector<float>& query, int k) {
-  k = std::min<int>(k, ix.docs.size());
+  k = std::min<int>(k, ix.doc_lines.size());
   ix.graph->setEf(std::max(k, ix.manifest["hnsw"]["ef_search"].get<int>()));
   auto heap = ix.graph->searchKnn(query.data(), k);  // farthest on top
   std::vector<std::pair<float, size_t>> found;
   for (; !heap.empty(); heap.pop()) found.emplace_back(heap.top().first, heap.top().second);
   json hits = json::array();
   for (auto it = found.rbegin(); it != found.rend(); ++it) {
-    json hit = ix.docs.at(it->second);
+    const auto& [at, size] = ix.doc_lines.at(it->second);
+    json hit = json::parse(std::string_view(ix.docs_text).substr(at, size));
     hit["score"] = std::round((1.0 - it->first) * 1e6) / 1e6;  // ip space stores 1 - dot
     hits.push_back(hit);
   }
