@@ -14,7 +14,7 @@ import random
 import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -97,17 +97,27 @@ def _eval_cell(index: Path, cell: Cell, systems: tuple[str, ...]) -> dict:
     return {s: v.to_json() for s, v in scores.items()}
 
 
+def _one_thread() -> None:
+    """Each worker scores on one core (the teacher would otherwise start a thread per core in every worker)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def run(index: Path, cells: list[Cell], workers: int) -> dict:
     """Every system on every cell; cascade-gt never hears the audio, so it is scored once on the true texts."""
-    results: dict = {"cascade-gt": _eval_cell(index, cells[0], ("cascade-gt",))["cascade-gt"], "cells": []}
+    results: dict = {"cascade-gt": _eval_cell(index, cells[0], ("cascade-gt",))["cascade-gt"]}
     audio_systems = tuple(s for s in SYSTEMS if s != "cascade-gt")
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:  # fork after torch hangs
-        futures = [pool.submit(_eval_cell, index, c, audio_systems) for c in cells]
-        for n, (cell, fut) in enumerate(zip(cells, futures), 1):
-            scores = fut.result()
-            results["cells"].append({"voice": cell.voice, "condition": cell.condition, **scores})
+    quick_last = sorted(range(len(cells)), key=lambda i: cells[i].condition in ("clean", "reverb"))  # noise decodes slowest
+    scores: dict[int, dict] = {}
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),  # fork after torch hangs
+                             initializer=_one_thread) as pool:
+        futures = {pool.submit(_eval_cell, index, cells[i], audio_systems): i for i in quick_last}
+        for n, fut in enumerate(as_completed(futures), 1):
+            cell, scores[futures[fut]] = cells[futures[fut]], fut.result()
             print(f"[{n}/{len(cells)}] {cell.voice} {cell.condition}: "
-                  + ", ".join(f"{s} {v['mrr@10']:.3f}" for s, v in scores.items()), file=sys.stderr)
+                  + ", ".join(f"{s} {v['mrr@10']:.3f}" for s, v in scores[futures[fut]].items()), file=sys.stderr)
+    results["cells"] = [{"voice": c.voice, "condition": c.condition, **scores[i]} for i, c in enumerate(cells)]
     return results
 
 

@@ -15,11 +15,11 @@ from s2r_edge.errors import S2RError
 from s2r_edge.index import DocIndex, Hit
 
 CHUNK = 2560  # samples fed per call, as a live microphone would
-# A real-time decoder setting, as an on-device cascade would run: no second (flat-lexicon) pass, at most 1500
-# HMMs per frame, 2 Gaussians per mixture. Against PocketSphinx's defaults on 16 clean test queries (WER joe 0.26 vs
-# 0.25, flite rms 0.18 vs 0.12, espeak gbclan 1.01 vs 0.93) it decodes 3x faster clean and 5-10x in noise, where the
-# default search explodes (2-5 s per query, WER ~1 below 10 dB either way); that keeps `make eval` within 30 minutes.
-DECODER = {"fwdflat": False, "maxhmmpf": 1500, "topn": 2}
+# A real-time decoder setting, as an on-device cascade would run: no second (flat-lexicon) pass, at most 1000
+# HMMs per frame, 2 Gaussians per mixture. Against PocketSphinx's defaults on 16 clean test queries (WER joe 0.32 vs
+# 0.30, flite rms 0.19 vs 0.13, espeak gbclan 0.98 vs 0.97) it decodes 4.6x faster clean and more in noise, where
+# the default search explodes (2-5 s per query, WER ~1 below 10 dB either way): `make eval` fits in 30 minutes.
+DECODER = {"fwdflat": False, "maxhmmpf": 1000, "topn": 2}
 
 
 @lru_cache(maxsize=1)

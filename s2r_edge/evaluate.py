@@ -77,6 +77,8 @@ def evaluate(
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
         raise S2RError(f"unknown system {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
+    if {"cascade-asr", "cascade-gt"} & set(systems):
+        cascade.search_text(searcher.index, "warm up")  # load the teacher before anything is timed
     results: dict[str, tuple[list[float], list[float]]] = {s: ([], []) for s in systems}
     for q in tqdm(queries, desc="eval", disable=not progress, mininterval=5):
         samples = load_audio(q.audio) if set(systems) - {"cascade-gt"} else None  # cascade-gt needs no audio
