@@ -299,8 +299,6 @@ class Listener:
                         break
                     continue
                 self._take(samples, captured, on_final, on_partial)
-        except KeyboardInterrupt:
-            ctrl_c.set()
         finally:
             if in_main:
                 signal.signal(signal.SIGINT, previous)
