@@ -1,7 +1,8 @@
 """The cascade's PocketSphinx setting (`s2r_edge.cascade.DECODER`) beside PocketSphinx's defaults: word error rate
-and decode time per query on clean test queries of the benchmark voices — the numbers quoted in cascade.py.
+and decode time per query on test queries of the benchmark voices (clean unless told) — the numbers quoted in cascade.py.
 
-Run after `make eval` (it reads that run's audio): .venv/bin/python benchmarks/decoder_setting.py [--every 14]
+Run after `make eval` (it reads that run's audio):
+.venv/bin/python benchmarks/decoder_setting.py [--every 14] [--condition babble@10]
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ def transcribe(decoder: Decoder, samples: np.ndarray) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--every", type=int, default=14, help="use every N-th clean test query of each voice")
+    parser.add_argument("--every", type=int, default=14, help="use every N-th test query of each voice")
+    parser.add_argument("--condition", default="clean", help="which of make eval's conditions, e.g. babble@10")
     args = parser.parse_args()
     for name, settings in (("defaults", {}), ("cascade.DECODER", DECODER)):
         decoder = Decoder(samprate=16000, logfn="/dev/null", **settings)
         cells = []
         for voice in VOICES:
-            folder = BUILD / "audio" / voice.replace(":", "_").replace("+", "_") / "clean"
+            folder = BUILD / "audio" / voice.replace(":", "_").replace("+", "_") / args.condition
             queries = read_queries(folder / "queries.jsonl")[3 :: args.every]
             errors = words = 0
             t0 = time.perf_counter()

@@ -18,8 +18,9 @@ CHUNK = 2560  # samples fed per call, as a live microphone would
 # A real-time decoder setting, as an on-device cascade would run: no second (flat-lexicon) pass, at most 1000
 # HMMs per frame, 2 Gaussians per mixture. Against PocketSphinx's defaults on 16 clean test queries per voice
 # (`benchmarks/decoder_setting.py`): WER joe 0.28 vs 0.26, flite rms 0.27 vs 0.14, espeak gbclan 1.01 vs 0.96, at
-# 0.25-0.33 s instead of 0.51-1.69 s per query; in noise the default search explodes further (2-5 s per query, WER ~1
-# below 10 dB either way). This is what lets `make eval` run the whole grid within 30 minutes on 2 cores.
+# 0.25-0.33 s instead of 0.51-1.69 s per query. In babble at 10 dB (`--condition babble@10 --every 28`, 8 queries per
+# voice) the default search explodes: 3.8-6.3 s per query at WER 0.90-1.12, against 0.26-0.42 s at WER 0.93-1.00.
+# This is what lets `make eval` run the whole grid within 30 minutes on 2 cores.
 DECODER = {"fwdflat": False, "maxhmmpf": 1000, "topn": 2}
 
 
