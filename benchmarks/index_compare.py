@@ -1,4 +1,4 @@
-"""Compact index benchmark: our hnswlib index (PCA graph + int8 rerank) against hnswlib at its defaults, FAISS HNSW
+"""Compact index benchmark: our hnswlib index (4-bit PCA codes walk the graph, vectors on disk) against hnswlib at its defaults, FAISS HNSW
 (flat and SQ8), USearch (f16 and i8) and exact numpy search, in one run on real teacher vectors.
 
 Per system: recall@10 against exact search in the full 384-d teacher space, query p50/p99 on one thread, build
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from s2r_edge.compact import Codes, CompactGraph
 from s2r_edge.index import COMPACT, COMPACT_HNSW, Compression, DocIndex, HnswParams
 from s2r_edge.teacher import embed_texts
 from s2r_edge.texts import DEMO_DOCS, DEMO_QUERIES, DEV_QUERIES, Doc, read_docs, read_queries, wordnet_glosses, wordnet_sentences
@@ -123,8 +124,8 @@ class System:
     M: int = 16
     ef_construction: int = 100
     ef_search: int = 64
-    dim: int | None = None
-    rerank: int = 0
+    dim: int | None = None  # ours: PCA components in the codes (None: all vectors in RAM, hnswlib)
+    rerank: int = COMPACT.rerank
 
 
 def build(system: System, docs: np.ndarray, out: Path):  # type: ignore[no-untyped-def]
@@ -135,10 +136,9 @@ def build(system: System, docs: np.ndarray, out: Path):  # type: ignore[no-untyp
         return docs
     if system.kind == "ours":
         params = HnswParams(M=system.M, ef_construction=system.ef_construction, ef_search=system.ef_search)
-        index = DocIndex.build([Doc(str(i), "-") for i in range(len(docs))], docs, params,
-                               Compression(dim=system.dim, rerank=system.rerank))
-        index.save(out / "index")
-        return index
+        compression = Compression(dim=system.dim, rerank=system.rerank) if system.dim else None
+        DocIndex.build([Doc(str(i), "-") for i in range(len(docs))], docs, params, compression).save(out / "index")
+        return load_saved(system, out)
     if system.kind.startswith("faiss"):
         import faiss
 
@@ -183,15 +183,18 @@ def load_saved(system: System, out: Path):  # type: ignore[no-untyped-def]
     """What a fresh process holds to search a saved index (for ours: graph, projection and rerank arrays)."""
     if system.kind == "exact":
         return np.load(out / "vectors.npy")
-    if system.kind == "ours":  # the arrays DocIndex.load reads, without docs.jsonl's per-doc Python objects
+    if system.kind == "ours":  # what DocIndex.load holds for search, without docs.jsonl's per-doc Python objects
         import hnswlib
 
-        manifest = json.loads((out / "index" / "manifest.json").read_text())
-        graph = hnswlib.Index(space="ip", dim=manifest["dim"])
-        graph.load_index(str(out / "index" / "index.hnsw"), max_elements=manifest["count"])
-        arrays = [np.load(out / "index" / spec["file"]) if spec else None
-                  for spec in (manifest["projection"], manifest["rerank"])]
-        return DocIndex(graph, [Doc("0", "-")] * manifest["count"], manifest, *arrays)
+        path = out / "index"
+        manifest = json.loads((path / "manifest.json").read_text())
+        n, dim = manifest["count"], manifest["dim"]
+        if manifest["codes"]:
+            codes = Codes.load(path / manifest["codes"]["file"], n, dim, manifest["projection"]["out_dim"])
+            return DocIndex(CompactGraph(path / "index.hnsw", codes, n, dim), [Doc("0", "-")] * n, manifest, codes)
+        graph = hnswlib.Index(space="ip", dim=dim)
+        graph.load_index(str(path / "index.hnsw"), max_elements=n)
+        return DocIndex(graph, [Doc("0", "-")] * n, manifest)
     if system.kind.startswith("faiss"):
         import faiss
 
@@ -232,7 +235,7 @@ def rss_of(system: System, out: Path, queries: Path) -> int:
 
 
 def disk_bytes(system: System, out: Path) -> int:
-    """Bytes of the vector index on disk (for ours: index.hnsw + projection + rerank; docs.jsonl not counted)."""
+    """Bytes of the vector index on disk (for ours: index.hnsw + codes.npz; docs.jsonl not counted)."""
     return sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and p.name not in ("docs.jsonl", "manifest.json"))
 
 
@@ -352,12 +355,16 @@ gloss docs (seeded sample of 117,659), and the WordNet example sentences minus {
 **Queries** ({len(data.queries)}): the 320 test and dev query texts plus the {HELD_OUT_SENTENCES} held-out
 sentences, as teacher vectors. **Recall@10** is against exact float32 search in the full 384-d space.
 **RAM** is the RSS growth of a fresh process that loads the saved index and runs 200 queries (libraries imported
-first), divided by the docs; for ours it counts index.hnsw + projection.npy + rerank.npy in memory but not the
-docs' texts. **Disk** is the index files (docs.jsonl and manifest excluded).
-Ours = hnswlib graph over PCA-d projections of the doc vectors (fitted on the docs), then the top `rerank`
-candidates rescored with int8 copies of the full 384-d vectors (efConstruction {COMPACT_HNSW.ef_construction},
-efSearch {COMPACT_HNSW.ef_search} with rerank, 64 without); latency is `DocIndex.search`, Python included. Comparators are at 384-d, M=16, efConstruction
-100, efSearch 64; hnswlib defaults = the previous s2r-edge settings (M=16, efConstruction 200, efSearch 64).
+first), divided by the docs; for ours it counts the graph's links and labels, codes.npz and the open index.hnsw,
+but not the docs' texts. **Disk** is the index files (docs.jsonl and manifest excluded).
+Ours (compact) = the hnswlib graph of the full 384-d vectors, built by hnswlib (efConstruction
+{COMPACT_HNSW.ef_construction}); for search only its links are read into RAM, with 4-bit codes of each doc's top-`dim`
+PCA components (codes.npz). The walk (C, s2r_edge/_walk.c) scores nodes by their codes; the best {COMPACT.rerank}
+are rescored exactly with their float32 vectors, read from index.hnsw on disk with pread, so the vectors stay in
+the OS page cache (reclaimable, not the process's RAM) or on flash: each query reads {COMPACT.rerank} × 1,536 B.
+Latency is `DocIndex.search`, Python included,
+with the page cache warm (the whole index file fits in RAM here). Comparators are at 384-d, M=16, efConstruction 100,
+efSearch 64; "hnswlib in RAM" = the v1 index (M=16, efConstruction 200, efSearch 64).
 
 ![recall against bytes per doc](index_compare.png)
 
@@ -365,7 +372,7 @@ efSearch {COMPACT_HNSW.ef_search} with rerank, 64 without); latency is `DocIndex
 
 {table(compare)}
 
-### Our default ({COMPACT_HNSW.M} links, PCA {COMPACT.dim}, rerank {COMPACT.rerank}) by corpus size
+### Our default ({COMPACT_HNSW.M} links, codes of {COMPACT.dim} PCA components, rerank {COMPACT.rerank}) by corpus size
 
 {table(scale)}
 
@@ -399,13 +406,12 @@ def main() -> None:
 
         speak_queries(DEMO_QUERIES, SPOKEN_VOICE, SPOKEN_QUERIES.parent)
     data = load_data(args.glosses)
-    ours = System(f"ours (default) PCA{COMPACT.dim} M{COMPACT_HNSW.M} rerank{COMPACT.rerank}", "ours", COMPACT_HNSW.M,
+    ours = System(f"ours (default) codes PCA{COMPACT.dim} M{COMPACT_HNSW.M} ef{COMPACT_HNSW.ef_search}", "ours", COMPACT_HNSW.M,
                   COMPACT_HNSW.ef_construction, COMPACT_HNSW.ef_search, COMPACT.dim, COMPACT.rerank)
-    defaults = System("hnswlib defaults 384-d M16", "ours", 16, 200, 64)
-    curve = [replace(ours, name=f"ours PCA{d} M{ours.M} " + (f"rerank{r}" if r else "no rerank, ef64"), dim=d,
-                     rerank=r, ef_search=ours.ef_search if r else 64)
-             for d in (64, 128, 192) for r in (0, COMPACT.rerank) if (d, r) != (COMPACT.dim, COMPACT.rerank)]
-    curve.append(replace(ours, name=f"ours PCA{COMPACT.dim} M8 rerank{COMPACT.rerank}", M=8))
+    defaults = System("hnswlib in RAM 384-d M16 (s2r-edge v1)", "ours", 16, 200, 64)
+    curve = [replace(ours, name=f"ours codes PCA{d} M{ours.M} ef{ours.ef_search}", dim=d) for d in (128, 320)]
+    curve += [replace(ours, name=f"ours codes PCA{ours.dim} M8 ef{ours.ef_search}", M=8),
+              replace(ours, name=f"ours codes PCA{ours.dim} M{ours.M} ef96", ef_search=96)]
     others = [System("FAISS HNSW flat", "faiss-flat"), System("FAISS HNSW SQ8", "faiss-sq8"),
               System("USearch f16", "usearch-f16"), System("USearch i8", "usearch-i8"), System("exact numpy", "exact")]
     with tempfile.TemporaryDirectory(dir=BUILD.parent if BUILD.parent.exists() else None) as tmp:

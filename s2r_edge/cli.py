@@ -28,7 +28,7 @@ def _print_hits(hits: list, out=sys.stdout) -> None:  # type: ignore[no-untyped-
 def cmd_index_build(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
-    from s2r_edge.index import build_index, default_settings
+    from s2r_edge.index import COMPACT, build_index, default_settings
     from s2r_edge.texts import read_docs
 
     docs = read_docs(args.docs)
@@ -36,10 +36,11 @@ def cmd_index_build(args: argparse.Namespace) -> None:
     given = {k: v for k, v in (("M", args.M), ("ef_construction", args.ef_construction),
                                ("ef_search", args.ef_search)) if v is not None}
     params = replace(params, **given)
-    if args.dim is not None:
-        compression = replace(compression, dim=args.dim or None)
-    if args.rerank is not None:
-        compression = replace(compression, rerank=args.rerank)
+    if args.dim == 0:
+        compression = None
+    elif args.dim is not None or args.rerank is not None:
+        chosen = {k: v for k, v in (("dim", args.dim), ("rerank", args.rerank)) if v is not None}
+        compression = replace(compression or COMPACT, **chosen)
     index = build_index(docs, args.out, params, compression=compression)
     _report_index(args, index, "indexed")
 
@@ -298,14 +299,15 @@ def build_parser() -> argparse.ArgumentParser:
     b = idx.add_parser("build", help="embed a docs JSONL file with the teacher and write an index directory")
     b.add_argument("--docs", required=True, type=Path, help='JSON Lines: {"id": str, "text": str, ...} per line')
     b.add_argument("--out", required=True, type=Path, help="index directory to write (replaced atomically)")
-    auto = (f"default: {COMPACT_HNSW.M} links, PCA to {COMPACT.dim}-d and the top {COMPACT.rerank} rescored with int8 "
-            f"full vectors from {COMPACT_FROM} docs up, else hnswlib's 16 links on full 384-d vectors")
-    b.add_argument("--dim", type=int, default=None, help="PCA dimension of the graph's vectors; 0 keeps the teacher's")
-    b.add_argument("--rerank", type=int, default=None, help="rescore this many graph candidates with int8 full "
-                   "vectors; 0 = off")
+    auto = (f"default: from {COMPACT_FROM} docs up a compact index ({COMPACT_HNSW.M} links, 4-bit codes of "
+            f"{COMPACT.dim} PCA components in RAM, the best {COMPACT.rerank} rescored from disk), else hnswlib's "
+            "16 links with all vectors in RAM")
+    b.add_argument("--dim", type=int, default=None, help="PCA components in the 4-bit codes that walk the graph "
+                   f"(even, up to the teacher's 384); 0 = no codes, all vectors in RAM ({auto})")
+    b.add_argument("--rerank", type=int, default=None, help="candidates rescored exactly with the vectors on disk")
     b.add_argument("--M", type=int, default=None, help="HNSW links per node")
     b.add_argument("--ef-construction", type=int, default=None, help="HNSW build beam width")
-    b.add_argument("--ef-search", type=int, default=None, help=f"HNSW query beam width ({auto})")
+    b.add_argument("--ef-search", type=int, default=None, help="HNSW query beam width")
     b.add_argument("--json", action="store_true", help="machine-readable output")
     b.set_defaults(func=cmd_index_build)
 

@@ -1,11 +1,12 @@
 """The document index: an hnswlib HNSW graph of teacher vectors plus docs and a verified manifest.
 
 Directory layout (DESIGN.md): `index.hnsw`, `docs.jsonl`, `manifest.json` holding the format version, dim,
-metric, HNSW parameters, count, teacher id, projection and the sha256 of each file. A compact index adds
-`projection.npy` (PCA of the doc vectors; the graph holds projected vectors, queries are projected at search
-time) and `rerank.npy` (int8 copies of the full teacher vectors that rescore the graph's candidates). Label i of
-the graph is row i of docs.jsonl; a removed doc keeps its row as a tombstone until an add reuses it. A save is
-written to a temporary directory and renamed into place under a lock; a load checks every checksum first.
+metric, HNSW parameters, count, teacher id, projection and the sha256 of each file. index.hnsw always holds the
+full teacher vectors. A compact index adds `codes.npz` (4-bit codes of the docs' PCA-rotated vectors,
+s2r_edge/compact.py): loaded for search, only the graph's links and these codes stay in RAM and the full vectors
+are read from disk for the final rescoring. Label i of the graph is row i of docs.jsonl; a removed doc keeps its
+row as a tombstone until an add reuses it. A save is written to a temporary directory and renamed into place
+under a lock; a load checks every checksum first.
 """
 
 from __future__ import annotations
@@ -25,15 +26,14 @@ from typing import Iterator
 import hnswlib
 import numpy as np
 
+from s2r_edge.compact import CODES_FILE, Codes, CompactGraph
 from s2r_edge.errors import S2RError
 from s2r_edge.teacher import TEACHER_ID
 from s2r_edge.texts import Doc, read_docs
 
 FORMAT = "s2r-edge-index"
-FORMAT_VERSION = 2  # v2 may carry projection.npy / rerank.npy; an index without them is written as v1
+FORMAT_VERSION = 3  # v3 carries codes.npz beside a v1 index.hnsw; an index without codes is written as v1
 FILES = ("index.hnsw", "docs.jsonl")
-PROJECTION_FILE = "projection.npy"
-RERANK_FILE = "rerank.npy"
 REMOVED = "_removed"  # field marking a tombstone row of docs.jsonl (a removed doc whose label is deleted)
 EXACT_BELOW = 2048  # a filter matching fewer docs than this is searched exactly, not through the graph
 
@@ -49,23 +49,22 @@ class HnswParams:
 
 @dataclass(frozen=True)
 class Compression:
-    """How doc vectors are kept: PCA to `dim` dimensions in the graph (None keeps the teacher's), and the top
-    `rerank` graph candidates rescored with int8 copies of the full vectors (0: graph scores are final)."""
+    """Compact search: the graph is walked by 4-bit codes of each doc's top `dim` PCA components, kept in RAM,
+    and the best `rerank` candidates are rescored with the full vectors, read from disk."""
 
-    dim: int | None = None
-    rerank: int = 0
+    dim: int = 256
+    rerank: int = 32
 
 
-FULL = Compression()
 # The `index build` default for large corpora, chosen with benchmarks/index_compare.py (RESULTS.md, index-compare).
-COMPACT = Compression(dim=128, rerank=150)
-COMPACT_HNSW = HnswParams(M=16, ef_construction=100, ef_search=300)
+COMPACT = Compression()
+COMPACT_HNSW = HnswParams(M=16, ef_construction=100, ef_search=64)
 COMPACT_FROM = 2000  # below this many docs the index is small anyway and a PCA fit on so few is not worth it
 
 
-def default_settings(n_docs: int) -> tuple[HnswParams, Compression]:
+def default_settings(n_docs: int) -> tuple[HnswParams, Compression | None]:
     """The `index build` defaults for a corpus of `n_docs`: compact from COMPACT_FROM docs, else full vectors."""
-    return (COMPACT_HNSW, COMPACT) if n_docs >= COMPACT_FROM else (HnswParams(), FULL)
+    return (COMPACT_HNSW, COMPACT) if n_docs >= COMPACT_FROM else (HnswParams(), None)
 
 
 @dataclass(frozen=True)
@@ -89,26 +88,6 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def fit_pca(vectors: np.ndarray, dim: int) -> np.ndarray:
-    """PCA of the doc vectors as one float32 array (dim + 1, in_dim): the mean, then the top `dim` components."""
-    mean = vectors.mean(axis=0)
-    _, _, components = np.linalg.svd(vectors - mean, full_matrices=False)
-    return np.vstack([mean, components[:dim]]).astype(np.float32)
-
-
-def project(projection: np.ndarray | None, vectors: np.ndarray) -> np.ndarray:
-    """Doc vectors as the graph holds them: centred and projected (unchanged without a projection)."""
-    if projection is None:
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-    return np.ascontiguousarray((vectors - projection[0]) @ projection[1:].T, dtype=np.float32)
-
-
-def quantize_int8(vectors: np.ndarray) -> np.ndarray:
-    """Each row scaled by its own largest magnitude to int8; the direction is what rescoring needs."""
-    scale = np.abs(vectors).max(axis=1, keepdims=True)
-    return np.round(vectors / np.where(scale > 0, scale, 1.0) * 127).astype(np.int8)
-
-
 def _tombstone(doc_id: str) -> Doc:
     return Doc(doc_id, "(removed)", {REMOVED: True})
 
@@ -118,20 +97,21 @@ def _is_removed(doc: Doc) -> bool:
 
 
 class DocIndex:
-    """Docs and their vectors in an HNSW graph (cosine via inner product on unit vectors, optionally compressed).
+    """Docs and their vectors in an HNSW graph (cosine via inner product on unit vectors).
 
-    `rows[i]` is the doc of graph label i (a tombstone for a removed doc)."""
+    `rows[i]` is the doc of graph label i (a tombstone for a removed doc). `graph` is an in-memory hnswlib index
+    (editable) or, for a compact index loaded for search, a `CompactGraph` whose vectors stay on disk."""
 
-    def __init__(self, graph: hnswlib.Index, rows: list[Doc], manifest: dict,
-                 projection: np.ndarray | None = None, codes: np.ndarray | None = None) -> None:
+    def __init__(self, graph: hnswlib.Index | CompactGraph, rows: list[Doc], manifest: dict,
+                 codes: Codes | None = None) -> None:
         self.graph = graph
         self.rows = rows
         self.manifest = manifest
-        self.projection = projection
         self.codes = codes
         self.loaded_from: tuple[Path, str] | None = None  # (directory, manifest sha256) when loaded from disk
         self._slot = {d.id: i for i, d in enumerate(rows)}
         self._filters: dict[str, set[int]] = {}  # matching labels per filter, kept until the docs change
+        self._masks: dict[str, np.ndarray] = {}  # the same as node masks for a CompactGraph
 
     @property
     def docs(self) -> list[Doc]:
@@ -140,9 +120,8 @@ class DocIndex:
 
     @property
     def dim(self) -> int:
-        """Dimension of the query vectors this index takes (the teacher's, before any projection)."""
-        projection = self.manifest.get("projection")
-        return int(projection["in_dim"] if projection else self.manifest["dim"])
+        """Dimension of the query vectors this index takes (the teacher's)."""
+        return int(self.manifest["dim"])
 
     @property
     def teacher(self) -> str:
@@ -150,51 +129,57 @@ class DocIndex:
 
     @property
     def rerank_depth(self) -> int:
-        rerank = self.manifest.get("rerank")
-        return int(rerank["depth"]) if rerank else 0
+        codes = self.manifest.get("codes")
+        return int(codes["rerank"]) if codes else 0
 
     def __len__(self) -> int:
         return len(self.rows) - int(self.manifest.get("removed", 0))
 
     @classmethod
     def build(cls, docs: list[Doc], vectors: np.ndarray, params: HnswParams = HnswParams(),
-              compression: Compression = FULL) -> DocIndex:
-        """Index `vectors` (n, dim), row i belonging to `docs[i]`."""
+              compression: Compression | None = None) -> DocIndex:
+        """Index `vectors` (n, dim), row i belonging to `docs[i]`; with `compression`, also fit the codes."""
         if len(docs) == 0:
             raise S2RError("no documents to index")
         _check_new(docs, vectors, None)
         in_dim = vectors.shape[1]
-        dim = compression.dim
-        if dim is not None and not 1 <= dim < in_dim:
-            raise S2RError(f"projection dim must be between 1 and {in_dim - 1}, got {dim}")
-        if dim is not None and len(docs) <= dim:
-            raise S2RError(f"a {dim}-d projection is fitted on the docs: it needs more than {dim} of them, got {len(docs)}")
-        if compression.rerank < 0:
-            raise S2RError(f"rerank depth must be 0 (off) or positive, got {compression.rerank}")
-        projection = fit_pca(vectors, dim) if dim is not None else None
-        graph_vectors = project(projection, vectors)
-        graph = hnswlib.Index(space="ip", dim=graph_vectors.shape[1])
+        if compression is not None:
+            if not (2 <= compression.dim <= in_dim and compression.dim % 2 == 0):
+                raise S2RError(f"code dim must be even and between 2 and {in_dim}, got {compression.dim}")
+            if len(docs) <= compression.dim:
+                raise S2RError(f"the {compression.dim}-d PCA of the codes is fitted on the docs: it needs more than "
+                               f"{compression.dim} of them, got {len(docs)}; build without compression")
+            if compression.rerank < 1:
+                raise S2RError(f"rerank depth must be at least 1, got {compression.rerank}")
+        graph = hnswlib.Index(space="ip", dim=in_dim)
         graph.init_index(max_elements=len(docs), ef_construction=params.ef_construction, M=params.M)
-        graph.add_items(graph_vectors, np.arange(len(docs)))
+        graph.add_items(np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(docs)))
         graph.set_ef(params.ef_search)
         manifest = {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION if dim is not None or compression.rerank else 1,
-            "dim": int(graph_vectors.shape[1]),
+            "format_version": 1 if compression is None else FORMAT_VERSION,
+            "dim": int(in_dim),
             "metric": "cosine",
             "hnsw": asdict(params),
             "count": len(docs),
             "removed": 0,
             "teacher": TEACHER_ID,
-            "projection": None if dim is None else
-            {"kind": "pca", "file": PROJECTION_FILE, "in_dim": in_dim, "out_dim": dim,
-             "layout": "float32 (out_dim + 1, in_dim): mean row, then components; graph vector = C (x - mean)"},
-            "rerank": None if not compression.rerank else
-            {"file": RERANK_FILE, "depth": compression.rerank,
-             "layout": "int8 (count, in_dim), one row per label: x scaled by 127 / max|x|; score = cos(q, row)"},
+            "projection": None if compression is None else
+            {"kind": "pca", "file": CODES_FILE, "in_dim": in_dim, "out_dim": compression.dim,
+             "applies_to": "codes only; index.hnsw holds the full teacher vectors"},
+            "codes": None if compression is None else
+            {"file": CODES_FILE, "bits": 4, "rerank": compression.rerank,
+             "layout": "npz: mean (in_dim), components (out_dim, in_dim), lo and step (out_dim), packed uint8 "
+                       "(count, out_dim / 2) with byte j = code j | code (j + out_dim / 2) << 4; "
+                       "component i ~ lo_i + step_i * code_i"},
         }
-        codes = quantize_int8(vectors) if compression.rerank else None
-        return cls(graph, list(docs), manifest, projection, codes)
+        codes = Codes.fit(vectors, compression.dim) if compression is not None else None
+        return cls(graph, list(docs), manifest, codes)
+
+    @property
+    def editable(self) -> bool:
+        """Whether the vectors are in memory (hnswlib), so that docs can be added, removed and saved."""
+        return isinstance(self.graph, hnswlib.Index)
 
     def _check_query(self, query: np.ndarray) -> np.ndarray:
         query = np.asarray(query, dtype=np.float32).reshape(-1)
@@ -202,7 +187,7 @@ class DocIndex:
             raise S2RError(f"query vector has dimension {query.shape[0]}, the index holds {self.dim}-d vectors")
         if not np.all(np.isfinite(query)):
             raise S2RError("query vector contains NaN or infinite values")
-        return query
+        return np.ascontiguousarray(query)
 
     def _matching(self, where: dict | None) -> set[int] | None:
         """Labels of live docs whose fields equal every item of `where` (None: no filter)."""
@@ -217,20 +202,35 @@ class DocIndex:
             self._filters[cache_key] = {i for i, d in live if all(d.meta.get(k) == v for k, v in where.items())}
         return self._filters[cache_key]
 
-    def _scores(self, query: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """Cosine of `query` to the docs at `labels`: from the int8 copies when kept, else from the graph's vectors."""
-        if self.codes is not None:
-            rows = self.codes[labels].astype(np.float32)
-            return rows @ query / np.linalg.norm(rows, axis=1)
-        graph_vectors = np.asarray(self.graph.get_items(labels), dtype=np.float32)
-        return graph_vectors @ self._graph_query(query) + self._offset(query)
+    def _mask(self, where: dict, allowed: set[int]) -> np.ndarray:
+        """The CompactGraph node mask of a filter's matching labels, kept like the labels."""
+        cache_key = json.dumps(where, sort_keys=True)
+        if cache_key not in self._masks:
+            self._masks[cache_key] = self.graph.mask(allowed)
+        return self._masks[cache_key]
 
-    def _graph_query(self, query: np.ndarray) -> np.ndarray:
-        return query if self.projection is None else self.projection[1:] @ query
+    def _exact(self, query: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, scores) of the docs at `labels`, scored exactly, best first."""
+        if isinstance(self.graph, CompactGraph):
+            return self.graph.rescore(query, self.graph.nodes(labels))
+        scores = np.asarray(self.graph.get_items(labels), dtype=np.float32) @ query
+        order = np.argsort(-scores, kind="stable")
+        return labels[order], scores[order]
 
-    def _offset(self, query: np.ndarray) -> float:
-        """What centring took out of the graph's inner products: q . mean (0 without a projection)."""
-        return 0.0 if self.projection is None else float(query @ self.projection[0])
+    def _walk(self, query: np.ndarray, k: int, where: dict | None, allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """(labels, scores) best first from the graph, or None when the walk found fewer than `k` live matches."""
+        ef = self.manifest["hnsw"]["ef_search"]
+        if isinstance(self.graph, CompactGraph):
+            mask = None if allowed is None else self._mask(where or {}, allowed)
+            labels, scores = self.graph.search(query, max(k, self.rerank_depth), ef, mask)
+            return (labels, scores) if len(labels) >= k else None
+        self.graph.set_ef(max(k, ef))
+        try:
+            found, dists = self.graph.knn_query(query[None, :], k=k,
+                                                filter=None if allowed is None else allowed.__contains__)
+        except RuntimeError:
+            return None
+        return found[0].astype(np.int64), 1.0 - dists[0]
 
     def search(self, query: np.ndarray, k: int = 10, where: dict | None = None) -> list[Hit]:
         """Top-k live docs for one unit query vector of the index's dimension, best first; `where` keeps only
@@ -243,30 +243,23 @@ class DocIndex:
         if live == 0:
             return []
         k = min(k, live)
-        depth = min(max(k, self.rerank_depth), live)
-        labels = scores = None
-        if allowed is None or len(allowed) >= EXACT_BELOW:
-            self.graph.set_ef(max(depth, self.manifest["hnsw"]["ef_search"]))
-            try:
-                found, dists = self.graph.knn_query(
-                    self._graph_query(query)[None, :], k=depth, filter=None if allowed is None else allowed.__contains__
-                )
-                labels = found[0].astype(np.int64)
-                if self.codes is None:
-                    scores = 1.0 - dists[0] + self._offset(query)
-            except RuntimeError:  # the graph walk found fewer than `depth` live matches: search them exactly
-                labels = None
-        if labels is None:
-            labels = np.array(sorted(allowed) if allowed is not None else
-                              [i for i, d in enumerate(self.rows) if not _is_removed(d)], dtype=np.int64)
-        if scores is None:
-            scores = self._scores(query, labels)
-        best = np.argsort(-scores, kind="stable")[:k]
-        return [Hit(d.id, float(scores[j]), d.text, d.meta) for j in best for d in (self.rows[int(labels[j])],)]
+        found = self._walk(query, k, where, allowed) if allowed is None or len(allowed) >= EXACT_BELOW else None
+        if found is None:  # a small filter, or a walk that met too few live matches: score the candidates exactly
+            candidates = sorted(allowed) if allowed is not None else [i for i, d in enumerate(self.rows) if not _is_removed(d)]
+            found = self._exact(query, np.array(candidates, dtype=np.int64))
+        labels, scores = found
+        return [Hit(d.id, float(s), d.text, d.meta) for label, s in zip(labels[:k], scores[:k])
+                for d in (self.rows[int(label)],)]
+
+    def _need_editable(self, action: str) -> None:
+        if not self.editable:
+            raise S2RError(f"this index was loaded for search only (its vectors stay on disk); to {action} it, "
+                           "load it with DocIndex.load(path, editable=True)")
 
     def add(self, docs: list[Doc], vectors: np.ndarray) -> None:
         """Add docs (teacher vectors, one row each) without a rebuild; a removed doc's label is reused first.
         An id already in the index is an error: remove it first to replace it."""
+        self._need_editable("add docs to")
         _check_new(docs, vectors, self.dim)
         self.check_new_ids(docs)
         same = {d.id: self._slot[d.id] for d in docs if d.id in self._slot}  # a re-added id gets its old row
@@ -280,11 +273,10 @@ class DocIndex:
             labels.append(label)
         if len(self.rows) > self.graph.get_max_elements():
             self.graph.resize_index(len(self.rows))
-        self.graph.add_items(project(self.projection, vectors), np.array(labels))  # a deleted label is revived
-        if self.codes is not None:
-            grown = np.zeros((len(self.rows) - len(self.codes), self.codes.shape[1]), np.int8)
-            self.codes = np.vstack([self.codes, grown])
-            self.codes[labels] = quantize_int8(vectors)
+        self.graph.add_items(np.ascontiguousarray(vectors, dtype=np.float32), np.array(labels))  # a deleted label is revived
+        if self.codes is not None:  # the rotation stays as fitted at build; new docs are only encoded with it
+            self.codes.resize(len(self.rows))
+            self.codes.packed[labels] = self.codes.encode(vectors)
         for label, doc in zip(labels, docs):
             self._slot.pop(self.rows[label].id, None)
             self.rows[label] = doc
@@ -300,6 +292,7 @@ class DocIndex:
 
     def remove(self, ids: list[str]) -> None:
         """Delete docs by id without a rebuild: the graph marks them deleted, their rows become tombstones."""
+        self._need_editable("remove docs from")
         unknown = [i for i in ids if i not in self._slot or _is_removed(self.rows[self._slot[i]])]
         if unknown:
             raise S2RError(f"no document with id {unknown[0]!r} in the index ({len(unknown)} unknown ids)")
@@ -307,18 +300,18 @@ class DocIndex:
             label = self._slot[doc_id]
             self.graph.mark_deleted(label)
             self.rows[label] = _tombstone(doc_id)
-            if self.codes is not None:
-                self.codes[label] = 0
         self._recount()
 
     def _recount(self) -> None:
         self._filters.clear()
+        self._masks.clear()
         self.manifest["count"] = len(self.rows)
         self.manifest["removed"] = sum(_is_removed(d) for d in self.rows)
 
     def save(self, out: str | Path) -> Path:
         """Write the index directory atomically: build it beside `out`, then rename it into place. Saving back
         to the directory it was loaded from fails if another process replaced that directory in between."""
+        self._need_editable("save")
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -328,12 +321,9 @@ class DocIndex:
                 for d in self.rows:
                     f.write(json.dumps({"id": d.id, "text": d.text, **d.meta}, ensure_ascii=False) + "\n")
             files = list(FILES)
-            if self.projection is not None:
-                np.save(tmp / PROJECTION_FILE, self.projection)
-                files.append(PROJECTION_FILE)
             if self.codes is not None:
-                np.save(tmp / RERANK_FILE, self.codes)
-                files.append(RERANK_FILE)
+                self.codes.save(tmp / CODES_FILE)
+                files.append(CODES_FILE)
             manifest = {**self.manifest, "files": {name: sha256(tmp / name) for name in files}}
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
             same = self.loaded_from is not None and self.loaded_from[0].resolve() == out.resolve()
@@ -346,8 +336,9 @@ class DocIndex:
         return out
 
     @classmethod
-    def load(cls, path: str | Path) -> DocIndex:
-        """Load and verify an index directory; any missing, edited or truncated file is an error naming it."""
+    def load(cls, path: str | Path, editable: bool = False) -> DocIndex:
+        """Load and verify an index directory; any missing, edited or truncated file is an error naming it.
+        A compact index is loaded for search (vectors left on disk) unless `editable`."""
         path = Path(path)
         manifest_path = path / "manifest.json"
         if not path.is_dir():
@@ -363,8 +354,8 @@ class DocIndex:
                 f"{manifest_path}: format {manifest.get('format')!r} v{manifest.get('format_version')} is not "
                 f"{FORMAT!r} v1 or v{FORMAT_VERSION}; rebuild the index with this version of s2r-edge"
             )
-        extra = [x["file"] for x in (manifest.get("projection"), manifest.get("rerank")) if x]
-        for name in (*FILES, *extra):
+        spec = manifest.get("codes")
+        for name in (*FILES, *([spec["file"]] if spec else [])):
             file = path / name
             if not file.is_file():
                 raise S2RError(f"{file}: missing from the index directory; rebuild the index")
@@ -373,32 +364,22 @@ class DocIndex:
         rows = read_docs(path / "docs.jsonl")
         if len(rows) != manifest["count"]:
             raise S2RError(f"{path}: manifest counts {manifest['count']} docs, docs.jsonl has {len(rows)}")
-        graph = hnswlib.Index(space="ip", dim=int(manifest["dim"]))
-        try:
-            graph.load_index(str(path / "index.hnsw"), max_elements=len(rows))
-        except RuntimeError as exc:
-            raise S2RError(f"{path / 'index.hnsw'}: cannot be read by hnswlib ({exc}); rebuild the index") from None
-        if graph.get_current_count() != len(rows):
-            raise S2RError(f"{path / 'index.hnsw'}: holds {graph.get_current_count()} vectors for {len(rows)} docs")
-        graph.set_ef(manifest["hnsw"]["ef_search"])
-        spec = manifest.get("projection")
-        projection = _load_array(path, spec, np.float32, (spec["out_dim"] + 1, spec["in_dim"])) if spec else None
-        spec = manifest.get("rerank")
-        index = cls(graph, rows, manifest, projection)
-        index.codes = _load_array(path, spec, np.int8, (len(rows), index.dim)) if spec else None
+        dim = int(manifest["dim"])
+        codes = Codes.load(path / spec["file"], len(rows), dim, manifest["projection"]["out_dim"]) if spec else None
+        if codes is not None and not editable:
+            index = cls(CompactGraph(path / "index.hnsw", codes, len(rows), dim), rows, manifest, codes)
+        else:
+            graph = hnswlib.Index(space="ip", dim=dim)
+            try:
+                graph.load_index(str(path / "index.hnsw"), max_elements=len(rows))
+            except RuntimeError as exc:
+                raise S2RError(f"{path / 'index.hnsw'}: cannot be read by hnswlib ({exc}); rebuild the index") from None
+            if graph.get_current_count() != len(rows):
+                raise S2RError(f"{path / 'index.hnsw'}: holds {graph.get_current_count()} vectors for {len(rows)} docs")
+            graph.set_ef(manifest["hnsw"]["ef_search"])
+            index = cls(graph, rows, manifest, codes)
         index.loaded_from = (path, sha256(manifest_path))
         return index
-
-
-def _load_array(path: Path, spec: dict, dtype: type, shape: tuple[int, int]) -> np.ndarray:
-    file = path / spec["file"]
-    try:
-        array = np.load(file, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise S2RError(f"{file}: cannot be read ({exc}); rebuild the index") from None
-    if array.dtype != dtype or array.shape != shape:
-        raise S2RError(f"{file}: holds {array.dtype} {array.shape}, expected {np.dtype(dtype)} {shape}; rebuild the index")
-    return array
 
 
 def _check_new(docs: list[Doc], vectors: np.ndarray, dim: int | None) -> None:
@@ -445,7 +426,7 @@ def _swap_into_place(tmp: Path, out: Path, expect: str | None = None) -> None:
 
 
 def build_index(docs: list[Doc], out: str | Path, params: HnswParams = HnswParams(), progress: bool = True,
-                compression: Compression = FULL) -> DocIndex:
+                compression: Compression | None = None) -> DocIndex:
     """Embed `docs` with the teacher and save an index directory at `out`."""
     from s2r_edge.teacher import embed_texts
 
@@ -472,7 +453,7 @@ def add_docs(path: str | Path, docs: list[Doc], progress: bool = True) -> DocInd
     """Embed `docs` with the teacher and add them to the index directory at `path`, saved atomically."""
     from s2r_edge.teacher import embed_texts
 
-    index = DocIndex.load(path)
+    index = DocIndex.load(path, editable=True)
     index.check_new_ids(docs)
     index.add(docs, embed_texts([d.text for d in docs], progress=progress))
     index.save(path)
@@ -481,7 +462,7 @@ def add_docs(path: str | Path, docs: list[Doc], progress: bool = True) -> DocInd
 
 def remove_docs(path: str | Path, ids: list[str]) -> DocIndex:
     """Remove docs by id from the index directory at `path`, saved atomically."""
-    index = DocIndex.load(path)
+    index = DocIndex.load(path, editable=True)
     index.remove(ids)
     index.save(path)
     return index

@@ -117,11 +117,12 @@ def test_usage_errors_exit_2():
 def test_index_compact_build_add_remove_and_filtered_search(tmp_path, query_wav):
     """Compact settings on the command line, then edits without a rebuild, then a filtered spoken search."""
     idx = str(tmp_path / "idx")
-    built = cli("index", "build", "--docs", str(DEMO_DOCS), "--out", idx, "--dim", "48", "--rerank", "50", "--M", "8",
+    built = cli("index", "build", "--docs", str(DEMO_DOCS), "--out", idx, "--dim", "48", "--rerank", "20", "--M", "8",
                 "--json")
     assert built.returncode == 0, built.stderr
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
-    assert manifest["dim"] == 48 and manifest["projection"]["in_dim"] == 384 and manifest["hnsw"]["M"] == 8
+    assert manifest["dim"] == 384 and manifest["projection"]["out_dim"] == 48 and manifest["hnsw"]["M"] == 8
+    assert manifest["codes"]["rerank"] == 20
     new = tmp_path / "new.jsonl"
     new.write_text(json.dumps({"id": "notes-999", "text": "Grocery list for the weekend barbecue", "domain": "notes"}) + "\n")
     added = cli("index", "add", "--index", idx, "--docs", str(new), "--json")

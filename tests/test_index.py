@@ -84,13 +84,26 @@ def test_demo_index_finds_a_doc_by_its_own_text(demo_index):
     assert demo_index.search(embed_texts([doc.text])[0], k=1)[0].id == doc.id
 
 
-# --- compact storage: PCA graph + int8 rerank -----------------------------------------------------------------
+# --- compact storage: 4-bit codes in RAM, vectors on disk --------------------------------------------------------
 
 
-def compact_demo_index(demo_index: DocIndex, dim: int = 64, rerank: int = 100) -> tuple[DocIndex, np.ndarray]:
-    """The demo corpus's real teacher vectors in a compact index."""
-    vecs = np.asarray(demo_index.graph.get_items(range(len(demo_index))), dtype=np.float32)
-    return DocIndex.build(demo_index.docs, vecs, HnswParams(M=8), Compression(dim=dim, rerank=rerank)), vecs
+def mixed_vectors(base: np.ndarray, n: int, seed: int = 3) -> np.ndarray:
+    """`n` unit vectors: mixes of two real teacher vectors plus a little noise (a corpus larger than the demo's)."""
+    rng = np.random.default_rng(seed)
+    i, j = rng.integers(len(base), size=(2, n))
+    a = rng.uniform(0.3, 0.7, (n, 1)).astype(np.float32)
+    v = a * base[i] + (1 - a) * base[j] + rng.normal(0, 0.01, (n, base.shape[1])).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def demo_vectors(demo_index: DocIndex) -> np.ndarray:
+    return np.asarray(demo_index.graph.get_items(range(len(demo_index))), dtype=np.float32)
+
+
+def saved_compact(tmp_path, docs: list[Doc], vecs: np.ndarray, dim: int = 128, rerank: int = 32) -> DocIndex:
+    """A compact index of `vecs` saved under tmp_path/idx and loaded back for search."""
+    DocIndex.build(docs, vecs, HnswParams(M=8, ef_construction=100), Compression(dim=dim, rerank=rerank)).save(tmp_path / "idx")
+    return DocIndex.load(tmp_path / "idx")
 
 
 def noisy_queries(vecs: np.ndarray, n: int = 60) -> np.ndarray:
@@ -100,48 +113,79 @@ def noisy_queries(vecs: np.ndarray, n: int = 60) -> np.ndarray:
 
 
 def recall_at_10(index: DocIndex, vecs: np.ndarray, queries: np.ndarray) -> float:
+    ids = [d.id for d in index.docs]
     hits = [{h.id for h in index.search(q, 10)} for q in queries]
-    exact = [{index.docs[i].id for i in np.argsort(-vecs @ q)[:10]} for q in queries]
+    exact = [{ids[i] for i in np.argsort(-vecs @ q)[:10]} for q in queries]
     return float(np.mean([len(h & e) / 10 for h, e in zip(hits, exact)]))
 
 
-def test_compact_index_takes_full_queries_and_rerank_restores_recall(demo_index):
-    reranked, vecs = compact_demo_index(demo_index, dim=32, rerank=100)
-    graph_only, _ = compact_demo_index(demo_index, dim=32, rerank=0)
+def test_compact_search_keeps_vectors_on_disk_and_scores_exactly(tmp_path, demo_index):
+    from s2r_edge.compact import CompactGraph
+
+    base = demo_vectors(demo_index)
+    vecs = np.vstack([base, mixed_vectors(base, 3000)])
+    docs = [Doc(f"m{i}", "t") for i in range(len(vecs))]
+    index = saved_compact(tmp_path, docs, vecs)
+    assert isinstance(index.graph, CompactGraph) and not index.editable
     queries = noisy_queries(vecs)
-    assert reranked.dim == 384 and reranked.graph.dim == 32
-    assert recall_at_10(reranked, vecs, queries) >= 0.97
-    assert recall_at_10(graph_only, vecs, queries) < recall_at_10(reranked, vecs, queries)
-    hit = reranked.search(queries[0], 1)[0]
-    assert hit.score == pytest.approx(float(vecs[demo_index.docs.index(next(d for d in demo_index.docs if d.id == hit.id))] @ queries[0]), abs=0.02)
+    assert recall_at_10(index, vecs, queries) >= 0.97
+    for q in queries[:5]:
+        hits = index.search(q, 3)
+        assert [h.score for h in hits] == pytest.approx([float(vecs[int(h.id[1:])] @ q) for h in hits], abs=1e-5)
     with pytest.raises(S2RError, match="dimension 32, the index holds 384-d"):
-        reranked.search(queries[0][:32])
-
-
-def test_compact_round_trip_records_projection_and_rerank(tmp_path, demo_index):
-    index, vecs = compact_demo_index(demo_index)
-    index.save(tmp_path / "idx")
+        index.search(queries[0][:32])
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
-    assert manifest["format_version"] == 2 and manifest["dim"] == 64
-    assert manifest["projection"]["in_dim"] == 384 and manifest["rerank"]["depth"] == 100
-    assert set(manifest["files"]) == {"index.hnsw", "docs.jsonl", "projection.npy", "rerank.npy"}
-    loaded = DocIndex.load(tmp_path / "idx")
-    q = noisy_queries(vecs, 5)
-    assert [[h.id for h in loaded.search(x, 5)] for x in q] == [[h.id for h in index.search(x, 5)] for x in q]
+    assert manifest["format_version"] == 3 and manifest["dim"] == 384 and manifest["codes"]["rerank"] == 32
+    assert manifest["projection"] == {**manifest["projection"], "kind": "pca", "in_dim": 384, "out_dim": 128}
+    assert set(manifest["files"]) == {"index.hnsw", "docs.jsonl", "codes.npz"}
+    editable = DocIndex.load(tmp_path / "idx", editable=True)
+    assert [h.id for h in editable.search(queries[0], 5)] == [h.id for h in index.search(queries[0], 5)]
 
 
-@pytest.mark.parametrize("name", ["projection.npy", "rerank.npy"])
-def test_an_edited_compact_file_is_named(tmp_path, demo_index, name):
-    compact_demo_index(demo_index)[0].save(tmp_path / "idx")
-    path = tmp_path / "idx" / name
+def test_a_search_only_index_refuses_edits(tmp_path, demo_index):
+    index = saved_compact(tmp_path, demo_index.docs, demo_vectors(demo_index))
+    for edit in (lambda: index.remove(["x"]), lambda: index.save(tmp_path / "other")):
+        with pytest.raises(S2RError, match="loaded for search only.*editable=True"):
+            edit()
+
+
+def test_compact_edits_reach_the_search_only_load(tmp_path, demo_index):
+    """Removed docs are skipped by the C walk (hnswlib's delete mark), re-added ones found again."""
+    vecs = demo_vectors(demo_index)
+    saved_compact(tmp_path, demo_index.docs, vecs)
+    doc = demo_index.docs[11]
+    editable = DocIndex.load(tmp_path / "idx", editable=True)
+    editable.remove([doc.id])
+    editable.save(tmp_path / "idx")
+    assert doc.id not in {h.id for h in DocIndex.load(tmp_path / "idx").search(vecs[11], 10)}
+    editable.add([doc], vecs[11:12])
+    editable.save(tmp_path / "idx")
+    assert DocIndex.load(tmp_path / "idx").search(vecs[11], 1)[0].id == doc.id
+
+
+def test_compact_filter_through_the_walk_and_exactly(tmp_path, demo_index):
+    base = demo_vectors(demo_index)
+    vecs = mixed_vectors(base, 5000)
+    docs = [Doc(f"m{i}", "t", {"half": str(i % 2), "rare": str(i % 500 == 0)}) for i in range(len(vecs))]
+    index = saved_compact(tmp_path, docs, vecs)
+    q = noisy_queries(vecs, 1)[0]
+    for where, keep in (({"half": "1"}, lambda i: i % 2 == 1), ({"rare": "True"}, lambda i: i % 500 == 0)):
+        allowed = [i for i in range(len(vecs)) if keep(i)]  # 2500 go through the walk's mask, 10 are scored exactly
+        exact = [f"m{i}" for i in sorted(allowed, key=lambda i: -float(vecs[i] @ q))[:5]]
+        assert [h.id for h in index.search(q, 5, where=where)] == exact
+
+
+def test_an_edited_codes_file_is_named(tmp_path, demo_index):
+    saved_compact(tmp_path, demo_index.docs, demo_vectors(demo_index))
+    path = tmp_path / "idx" / "codes.npz"
     data = bytearray(path.read_bytes())
     data[-1] ^= 1
     path.write_bytes(bytes(data))
-    with pytest.raises(S2RError, match=f"{name}: changed since the index was built"):
+    with pytest.raises(S2RError, match="codes.npz: changed since the index was built"):
         DocIndex.load(tmp_path / "idx")
 
 
-def test_projection_needs_more_docs_than_dimensions():
+def test_codes_need_more_docs_than_dimensions():
     vecs = np.eye(20, 384, dtype=np.float32)
     with pytest.raises(S2RError, match="needs more than 64"):
         DocIndex.build([Doc(f"d{i}", "t") for i in range(20)], vecs, compression=Compression(dim=64))
@@ -183,20 +227,11 @@ def test_add_and_remove_refuse_bad_ids():
         index.add([Doc("x", "y")], np.ones((1, 128), dtype=np.float32))
 
 
-def test_compact_index_add_projects_and_reranks(demo_index):
-    index, vecs = compact_demo_index(demo_index)
-    doc = index.docs[11]
-    index.remove([doc.id])
-    assert doc.id not in {h.id for h in index.search(vecs[11], 10)}
-    index.add([doc], vecs[11:12])
-    assert index.search(vecs[11], 1)[0].id == doc.id
-
-
 # --- metadata filter ------------------------------------------------------------------------------------------
 
 
 def test_filter_keeps_only_matching_docs(demo_index):
-    vecs = np.asarray(demo_index.graph.get_items(range(len(demo_index))), dtype=np.float32)
+    vecs = demo_vectors(demo_index)
     settings = [i for i, d in enumerate(demo_index.docs) if d.meta.get("domain") == "settings"]
     other = next(i for i, d in enumerate(demo_index.docs) if d.meta.get("domain") != "settings")
     hits = demo_index.search(vecs[other], 5, where={"domain": "settings"})

@@ -198,9 +198,10 @@ Index load_index(const std::string& dir) {
     ix.teacher = ix.manifest.at("teacher").get<std::string>();
     ix.manifest.at("count").get<size_t>();
     ix.manifest.at("hnsw").at("ef_search").get<int>();
-    if (ix.manifest.at("format") != "s2r-edge-index" || ix.manifest.at("format_version") != 1)
-      throw Failure(manifest_path + ": not format s2r-edge-index v1 (v2 is the compact PCA + rerank index, read "
-                    "by the Python runtime only); rebuild it with `s2r-edge index build --dim 0 --rerank 0`");
+    // v3 adds codes.npz for the Python runtime's compact search; index.hnsw is the same full-vector graph as v1.
+    int version = ix.manifest.at("format_version").get<int>();
+    if (ix.manifest.at("format") != "s2r-edge-index" || (version != 1 && version != 3))
+      throw Failure(manifest_path + ": not format s2r-edge-index v1 or v3; rebuild the index with `s2r-edge index build`");
   } catch (const json::exception& e) {
     throw Failure(manifest_path + ": corrupt or incomplete (" + e.what() + "); rebuild the index");
   }

@@ -9,7 +9,8 @@ import java.util.Map;
  */
 public record Manifest(int dim, int count, String teacher, int efSearch) {
     public static final String FORMAT = "s2r-edge-index";
-    public static final int FORMAT_VERSION = 1;
+    /** v1: full vectors; v3 adds codes.npz for the Python runtime's compact search, which this reader ignores. */
+    public static final java.util.Set<Double> FORMAT_VERSIONS = java.util.Set.of(1.0, 3.0);
     public static final String[] FILES = {"index.hnsw", "docs.jsonl"};
     static final String FIX = "rebuild the index with `s2r-edge index build`";
 
@@ -18,10 +19,9 @@ public record Manifest(int dim, int count, String teacher, int efSearch) {
         Path path = dir.resolve("manifest.json");
         Map<String, Object> obj = Json.readObject(path, "this is not an s2r-edge index directory; " + FIX);
         String where = path.toString();
-        if (!FORMAT.equals(obj.get("format")) || !Double.valueOf(FORMAT_VERSION).equals(obj.get("format_version"))) {
+        if (!FORMAT.equals(obj.get("format")) || !FORMAT_VERSIONS.contains(obj.get("format_version"))) {
             throw new S2RException(where + ": format " + obj.get("format") + " v" + obj.get("format_version")
-                    + " is not " + FORMAT + " v" + FORMAT_VERSION + " (v2 is the compact PCA + rerank index, read by"
-                    + " the Python runtime only); rebuild it with `s2r-edge index build --dim 0 --rerank 0`");
+                    + " is not " + FORMAT + " v1 or v3; " + FIX);
         }
         if (!"cosine".equals(obj.get("metric"))) {
             throw new S2RException(where + ": metric " + obj.get("metric") + " is not cosine; " + FIX);
