@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s2r_edge.compact import Codes, CompactGraph
+from s2r_edge.compact import CompactGraph
 from s2r_edge.index import COMPACT, COMPACT_HNSW, Compression, DocIndex, HnswParams
 from s2r_edge.teacher import embed_texts
 from s2r_edge.texts import DEMO_DOCS, DEMO_QUERIES, DEV_QUERIES, Doc, read_docs, read_queries, wordnet_glosses, wordnet_sentences
@@ -138,7 +138,7 @@ def build(system: System, docs: np.ndarray, out: Path):  # type: ignore[no-untyp
         params = HnswParams(M=system.M, ef_construction=system.ef_construction, ef_search=system.ef_search)
         compression = Compression(dim=system.dim, rerank=system.rerank) if system.dim else None
         DocIndex.build([Doc(str(i), "-") for i in range(len(docs))], docs, params, compression).save(out / "index")
-        return load_saved(system, out)
+        return load_saved(system, out, with_ids=True)
     if system.kind.startswith("faiss"):
         import faiss
 
@@ -179,22 +179,25 @@ def query_fn(system: System, index):  # type: ignore[no-untyped-def]
     return lambda q: index.search(q, K, threads=1).keys
 
 
-def load_saved(system: System, out: Path):  # type: ignore[no-untyped-def]
-    """What a fresh process holds to search a saved index (for ours: graph, projection and rerank arrays)."""
+def load_saved(system: System, out: Path, with_ids: bool = False):  # type: ignore[no-untyped-def]
+    """What a fresh process holds to search a saved index; ours without docs.jsonl's per-doc Python objects
+    unless `with_ids` (then a hit's id is its label)."""
     if system.kind == "exact":
         return np.load(out / "vectors.npy")
-    if system.kind == "ours":  # what DocIndex.load holds for search, without docs.jsonl's per-doc Python objects
+    if system.kind == "ours":
         import hnswlib
 
         path = out / "index"
         manifest = json.loads((path / "manifest.json").read_text())
         n, dim = manifest["count"], manifest["dim"]
+        rows = [Doc(str(i), "-") for i in range(n)] if with_ids else [Doc("0", "-")] * n
         if manifest["codes"]:
-            codes = Codes.load(path / manifest["codes"]["file"], n, dim, manifest["projection"]["out_dim"])
-            return DocIndex(CompactGraph(path / "index.hnsw", codes, n, dim), [Doc("0", "-")] * n, manifest, codes)
+            graph = CompactGraph.open(path / "index.hnsw", path / manifest["codes"]["file"], n, dim,
+                                      manifest["projection"]["out_dim"])
+            return DocIndex(graph, rows, manifest)
         graph = hnswlib.Index(space="ip", dim=dim)
         graph.load_index(str(path / "index.hnsw"), max_elements=n)
-        return DocIndex(graph, [Doc("0", "-")] * n, manifest)
+        return DocIndex(graph, rows, manifest)
     if system.kind.startswith("faiss"):
         import faiss
 

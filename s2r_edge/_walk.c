@@ -1,7 +1,8 @@
 /* The compact index's hot loops, in C because a Python loop per graph hop is 10x too slow for a 0.3 ms query.
  *
- * walk():   HNSW search over hnswlib's own links (read out of index.hnsw), scoring nodes by 4-bit codes of their
- *           PCA-rotated vectors instead of the float32 vectors, which stay on disk.
+ * walk():   HNSW search over hnswlib's own links (read out of index.hnsw into compressed rows: offsets into one
+ *           array of neighbours), scoring nodes by 4-bit codes of their PCA-rotated vectors instead of the float32
+ *           vectors, which stay on disk.
  * rescore(): exact inner products for a few candidates, each vector read with pread() from index.hnsw.
  *
  * Arrays come in as Python buffers (numpy arrays, C-contiguous) and results are written into caller-owned ones,
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DELETE_MARK 0x01 /* hnswlib: byte 2 of a node's level-0 header */
+#define DELETED 0x01 /* flags: hnswlib marked the node deleted */
 
 typedef struct {
     float score;
@@ -93,11 +94,11 @@ static inline void prefetch_row(const uint8_t *codes, Py_ssize_t half, uint32_t 
 }
 
 typedef struct {
-    Py_buffer links0, upper_nodes, upper_start, upper_links, codes, weights, mask, out_ids, out_scores;
+    Py_buffer offsets, neighbours, flags, upper_nodes, upper_start, upper_links, codes, weights, mask, out_ids, out_scores;
 } WalkArgs;
 
 static void release(WalkArgs *a) {
-    Py_buffer *all[] = {&a->links0, &a->upper_nodes, &a->upper_start, &a->upper_links, &a->codes,
+    Py_buffer *all[] = {&a->offsets, &a->neighbours, &a->flags, &a->upper_nodes, &a->upper_start, &a->upper_links, &a->codes,
                         &a->weights, &a->mask, &a->out_ids, &a->out_scores};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (all[i]->obj != NULL) PyBuffer_Release(all[i]);
@@ -142,7 +143,7 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     unsigned int entry;
     int max_level;
     Py_ssize_t max_m, ef;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*ny*y*IinOw*w*", &a.links0, &a.upper_nodes, &a.upper_start, &a.upper_links,
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*ny*y*IinOw*w*", &a.offsets, &a.neighbours, &a.flags, &a.upper_nodes, &a.upper_start, &a.upper_links,
                           &max_m, &a.codes, &a.weights, &entry, &max_level, &ef, &mask_obj, &a.out_ids,
                           &a.out_scores)) {
         release(&a);
@@ -154,18 +155,23 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     }
     Py_ssize_t row_bytes = a.weights.len / (Py_ssize_t)sizeof(float) / 2;
     Py_ssize_t n = row_bytes > 0 ? a.codes.len / row_bytes : 0;
-    Py_ssize_t stride = n > 0 ? a.links0.len / (Py_ssize_t)sizeof(uint32_t) / n : 0; /* 1 + maxM0 */
-    if (n == 0 || stride < 2 || entry >= n || ef < 1 || a.out_ids.len < ef * (Py_ssize_t)sizeof(uint32_t) ||
+    const uint32_t *offsets = a.offsets.buf, *neighbours = a.neighbours.buf;
+    Py_ssize_t n_neighbours = a.neighbours.len / (Py_ssize_t)sizeof(uint32_t), widest = 0;
+    int bad = n == 0 || a.offsets.len != (n + 1) * (Py_ssize_t)sizeof(uint32_t) || a.flags.len != n;
+    for (Py_ssize_t i = 0; !bad && i < n; i++) {
+        bad = offsets[i] > offsets[i + 1];
+        if (offsets[i + 1] - offsets[i] > widest) widest = offsets[i + 1] - offsets[i];
+    }
+    if (bad || offsets[n] > n_neighbours || entry >= n || ef < 1 || a.out_ids.len < ef * (Py_ssize_t)sizeof(uint32_t) ||
         a.out_scores.len < ef * (Py_ssize_t)sizeof(float) || (a.mask.obj != NULL && a.mask.len != n)) {
         release(&a);
         PyErr_SetString(PyExc_ValueError, "walk: arrays of inconsistent sizes");
         return NULL;
     }
-    const uint32_t *links0 = a.links0.buf;
     const uint8_t *codes = a.codes.buf, *mask = a.mask.obj != NULL ? a.mask.buf : NULL;
     const float *w = a.weights.buf;
     Entry *space = malloc((size_t)(n + ef + 1) * sizeof(Entry));
-    uint32_t *fresh = malloc((size_t)stride * sizeof(uint32_t));
+    uint32_t *fresh = malloc((size_t)(widest + 1) * sizeof(uint32_t));
     if (space == NULL || fresh == NULL || start_visit(n) < 0) {
         free(space);
         free(fresh);
@@ -174,7 +180,8 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     }
     Heap todo = {space, 0, 1}, found = {space + n, 0, 0};
     uint32_t node = descend(&a, max_m, w, row_bytes, entry, max_level);
-#define KEEP(id) (!(((const uint8_t *)(links0 + (Py_ssize_t)(id) * stride))[2] & DELETE_MARK) && (!mask || mask[id]))
+    const uint8_t *flags = a.flags.buf;
+#define KEEP(id) (!(flags[id] & DELETED) && (!mask || mask[id]))
     Entry first = {code_score(codes, row_bytes, w, node), node};
     visited[node] = visit_tag;
     heap_push(&todo, first);
@@ -183,9 +190,8 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     while (todo.size > 0) {
         Entry cur = heap_pop(&todo);
         if (cur.score < bound && found.size == ef) break;
-        const uint32_t *list = links0 + (Py_ssize_t)cur.id * stride;
-        uint32_t count = list[0] & 0xFFFF, n_fresh = 0;
-        if (count > stride - 1) count = (uint32_t)(stride - 1);
+        const uint32_t *list = neighbours + offsets[cur.id] - 1; /* list[1..count], as in descend() */
+        uint32_t count = offsets[cur.id + 1] - offsets[cur.id], n_fresh = 0;
         for (uint32_t j = 1; j <= count; j++) { /* the unvisited neighbours, their codes fetched ahead of scoring */
             uint32_t next = list[j];
             if (next >= n || visited[next] == visit_tag) continue;
@@ -199,7 +205,7 @@ static PyObject *walk(PyObject *self, PyObject *args) {
             if (found.size < ef || s > bound) {
                 Entry e = {s, next};
                 heap_push(&todo, e);
-                __builtin_prefetch(links0 + (Py_ssize_t)next * stride);
+                __builtin_prefetch(neighbours + offsets[next]);
                 if (KEEP(next)) {
                     heap_push(&found, e);
                     if (found.size > ef) heap_pop(&found);
@@ -259,7 +265,7 @@ static PyObject *rescore(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS,
-     "walk(links0, upper_nodes, upper_start, upper_links, max_m, codes, weights, entry, max_level, ef, mask, "
+     "walk(offsets, neighbours, flags, upper_nodes, upper_start, upper_links, max_m, codes, weights, entry, max_level, ef, mask, "
      "out_ids, out_scores) -> count: HNSW search by 4-bit code scores; best `count` nodes written best first."},
     {"rescore", rescore, METH_VARARGS,
      "rescore(fd, base, record, query, ids, out) -> count: exact inner products of `query` with the float32 "

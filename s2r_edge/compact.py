@@ -8,9 +8,10 @@ with the exact float32 vectors, read from index.hnsw with pread. RAM per doc: th
 
 from __future__ import annotations
 
+import ctypes
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from s2r_edge.errors import S2RError
 CODES_FILE = "codes.npz"
 BITS = 4
 LEVELS = (1 << BITS) - 1
+DELETED = 0x01  # hnswlib's delete mark, in byte 2 of a node's level-0 header
 CLIP = 3.0  # each rotated component is quantised over +-3 standard deviations; the few beyond are clipped
 HEADER = struct.Struct("<QQQQQQiIQQQdQ")  # hnswlib's saveIndex header, in order (see hnswalg.h)
 
@@ -93,17 +95,25 @@ class CompactGraph:
     """Read-only search over an index.hnsw whose vectors stay on disk; RAM holds links, labels and codes."""
 
     def __init__(self, index_file: Path, codes: Codes, count: int, dim: int) -> None:
+        """`codes` rows are by label; the graph keeps its own copy ordered by node (the caller may drop theirs)."""
         self.file = index_file
         layout = _read_layout(index_file, count, dim)
         self.entry, self.max_level, self.max_m = layout["entry"], layout["max_level"], layout["max_m"]
-        self.links0, self.labels = layout["links0"], layout["labels"]
+        self.offsets, self.neighbours, self.flags = layout["offsets"], layout["neighbours"], layout["flags"]
+        self.labels = layout["labels"]
         self.upper_nodes, self.upper_start, self.upper_links = layout["upper"]
         self.vectors_at, self.record = layout["vectors_at"], layout["record"]
         identity = np.array_equal(self.labels, np.arange(count, dtype=np.uint32))
-        self.codes = codes
-        self.walk_codes = codes.packed if identity else np.ascontiguousarray(codes.packed[self.labels])
+        self.codes = codes if identity else replace(codes, packed=np.ascontiguousarray(codes.packed[self.labels]))
         self._node_of_label: np.ndarray | None = None if not identity else self.labels
         self.fd = os.open(index_file, os.O_RDONLY)
+
+    @classmethod
+    def open(cls, index_file: Path, codes_file: Path, count: int, dim: int, code_dim: int) -> CompactGraph:
+        """Load for search; the load's temporary buffers are handed back to the OS before returning."""
+        graph = cls(index_file, Codes.load(codes_file, count, dim, code_dim), count, dim)
+        _release_free_memory()
+        return graph
 
     def __del__(self) -> None:
         fd = getattr(self, "fd", None)
@@ -136,30 +146,46 @@ class CompactGraph:
         the best `depth` of them are rescored exactly. `mask` leaves out the nodes it marks 0."""
         ef = max(ef, depth)
         ids, scores = np.empty(ef, np.uint32), np.empty(ef, np.float32)
-        got = _walk.walk(self.links0, self.upper_nodes, self.upper_start, self.upper_links, self.max_m,
-                         self.walk_codes, self.codes.weights(query), self.entry, self.max_level, ef, mask, ids, scores)
+        got = _walk.walk(self.offsets, self.neighbours, self.flags, self.upper_nodes, self.upper_start, self.upper_links, self.max_m,
+                         self.codes.packed, self.codes.weights(query), self.entry, self.max_level, ef, mask, ids, scores)
         return self.rescore(query, ids[:min(got, depth)])
 
 
+def _release_free_memory() -> None:
+    """glibc keeps freed heap pages (here: the load's read buffers) in the process; malloc_trim returns them."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 def _read_layout(path: Path, count: int, dim: int) -> dict:
-    """Links, labels and the vectors' offsets from an hnswlib index file, without loading the vectors."""
+    """Links, labels and the vectors' offsets from an hnswlib index file, without loading the vectors. Level-0
+    links become compressed rows (`offsets`, `neighbours`): hnswlib reserves 2M slots per node, about 60% used."""
     size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(HEADER.size)
-    if len(head) < HEADER.size:
-        raise S2RError(f"{path}: truncated (no hnswlib header); rebuild the index")
-    (_, _, n, record, label_at, data_at, max_level, entry, max_m, max_m0, _, _, _) = HEADER.unpack(head)
-    links_bytes = 4 + 4 * max_m0
-    if (n != count or data_at != links_bytes or label_at != data_at + 4 * dim or record != label_at + 8
-            or size < HEADER.size + n * record + 4 * n or not 0 <= max_level < 64 or entry >= max(n, 1)):
-        raise S2RError(f"{path}: not an hnswlib index of {count} {dim}-d vectors; rebuild the index")
-    level0 = np.memmap(path, np.uint8, "r", offset=HEADER.size, shape=(n, record))
-    links0 = np.ascontiguousarray(level0[:, :links_bytes]).view(np.uint32).reshape(n, 1 + max_m0)
-    labels = np.ascontiguousarray(level0[:, label_at:label_at + 8]).view(np.uint64).reshape(n).astype(np.uint32)
-    del level0
-    with open(path, "rb") as f:
-        f.seek(HEADER.size + n * record)
+        if len(head) < HEADER.size:
+            raise S2RError(f"{path}: truncated (no hnswlib header); rebuild the index")
+        (_, _, n, record, label_at, data_at, max_level, entry, max_m, max_m0, _, _, _) = HEADER.unpack(head)
+        if (n != count or data_at != 4 + 4 * max_m0 or label_at != data_at + 4 * dim or record != label_at + 8
+                or size < HEADER.size + n * record + 4 * n or not 0 <= max_level < 64 or entry >= max(n, 1)):
+            raise S2RError(f"{path}: not an hnswlib index of {count} {dim}-d vectors; rebuild the index")
+        counts, flags, labels, lists = np.empty(n, np.uint32), np.empty(n, np.uint8), np.empty(n, np.uint32), []
+        buffer = np.empty((min(n, 4096), record), np.uint8)  # read a few MB at a time, into one reused buffer
+        for start in range(0, n, len(buffer)):
+            block = buffer[:min(len(buffer), n - start)]
+            f.readinto(memoryview(block).cast("B"))
+            links = block[:, :data_at].view(np.uint32)
+            rows = slice(start, start + len(block))
+            counts[rows] = np.minimum(links[:, 0] & 0xFFFF, max_m0)
+            flags[rows] = (links[:, 0] >> 16) & DELETED
+            labels[rows] = block[:, label_at:label_at + 8].view(np.uint64)[:, 0]
+            lists.append(links[:, 1:][np.arange(max_m0) < counts[rows, None]])
         tail = f.read()
+    offsets = np.zeros(n + 1, np.uint32)
+    np.cumsum(counts, out=offsets[1:])
+    neighbours = np.concatenate(lists) if lists else np.zeros(0, np.uint32)
     block = 4 * (1 + max_m)
     nodes, levels, chunks, at = [], [0], [], 0
     for node in range(n):
@@ -172,9 +198,9 @@ def _read_layout(path: Path, count: int, dim: int) -> dict:
                 raise S2RError(f"{path}: corrupt upper-level links at node {node}; rebuild the index")
             nodes.append(node)
             levels.append(levels[-1] + nbytes // block)
-            chunks.append(tail[at:at + nbytes])
+            chunks.append(np.frombuffer(tail, np.uint32, nbytes // 4, at))
             at += nbytes
     upper = (np.array(nodes, np.uint32), np.array(levels, np.uint32),
-             np.frombuffer(b"".join(chunks) or b"\0\0\0\0", np.uint32).copy())
-    return {"entry": entry, "max_level": max_level, "max_m": max_m, "links0": links0, "labels": labels,
-            "upper": upper, "vectors_at": HEADER.size + data_at, "record": record}
+             np.concatenate(chunks) if chunks else np.zeros(1, np.uint32))
+    return {"entry": entry, "max_level": max_level, "max_m": max_m, "offsets": offsets, "neighbours": neighbours,
+            "flags": flags, "labels": labels, "upper": upper, "vectors_at": HEADER.size + data_at, "record": record}

@@ -365,10 +365,12 @@ class DocIndex:
         if len(rows) != manifest["count"]:
             raise S2RError(f"{path}: manifest counts {manifest['count']} docs, docs.jsonl has {len(rows)}")
         dim = int(manifest["dim"])
-        codes = Codes.load(path / spec["file"], len(rows), dim, manifest["projection"]["out_dim"]) if spec else None
-        if codes is not None and not editable:
-            index = cls(CompactGraph(path / "index.hnsw", codes, len(rows), dim), rows, manifest, codes)
+        if spec and not editable:
+            graph = CompactGraph.open(path / "index.hnsw", path / spec["file"], len(rows), dim,
+                                      manifest["projection"]["out_dim"])
+            index = cls(graph, rows, manifest)
         else:
+            codes = Codes.load(path / spec["file"], len(rows), dim, manifest["projection"]["out_dim"]) if spec else None
             graph = hnswlib.Index(space="ip", dim=dim)
             try:
                 graph.load_index(str(path / "index.hnsw"), max_elements=len(rows))
