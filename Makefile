@@ -5,7 +5,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins wordnet-base sox \
-	default-jdk-headless junit4 cmake g++ libhnswlib-dev nlohmann-json3-dev libssl-dev
+	default-jdk-headless junit4 cmake gcc g++ python3-dev libhnswlib-dev nlohmann-json3-dev libssl-dev
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system-deps demo test eval bench native index-compare clean-venv android-core-test android-core-bench android-assets
@@ -24,7 +24,7 @@ system-deps:
 		echo "please install these system packages, then run make again: $$missing" >&2; exit 1; \
 	fi
 
-$(STAMP): pyproject.toml | system-deps
+$(STAMP): pyproject.toml setup.py s2r_edge/_walk.c | system-deps
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'

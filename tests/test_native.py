@@ -71,6 +71,18 @@ def test_native_hits_equal_python_search(native, index_dir, wavs):
         assert got["model"]["teacher"] == "all-MiniLM-L6-v2"
 
 
+def test_a_compact_index_is_read_with_its_full_vectors(native, tmp_path, demo_index, wavs):
+    """v3 adds codes.npz for Python's compact search; the native runner searches index.hnsw's full vectors."""
+    from s2r_edge.index import Compression, HnswParams
+
+    vecs = np.asarray(demo_index.graph.get_items(range(len(demo_index))), dtype=np.float32)
+    DocIndex.build(demo_index.docs, vecs, HnswParams(), Compression(dim=128)).save(tmp_path / "compact")
+    done = run_native(native, "--model", DEFAULT_MODEL, "--index", tmp_path / "compact", "--audio", wavs[0], "-k", 5)
+    assert done.returncode == 0, done.stderr
+    want = search_json("--index", tmp_path / "compact", "--audio", wavs[0], "-k", 5)
+    assert [h["id"] for h in json.loads(done.stdout)["hits"]] == [h["id"] for h in want["hits"]]
+
+
 def test_threads_are_settable(native, index_dir, wavs):
     done = run_native(native, "--model", DEFAULT_MODEL, "--index", index_dir, "--audio", wavs[0], "--threads", 2, "-k", 3)
     assert done.returncode == 0, done.stderr
