@@ -414,7 +414,7 @@ def main() -> None:
     defaults = System("hnswlib in RAM 384-d M16 (s2r-edge v1)", "ours", 16, 200, 64)
     curve = [replace(ours, name=f"ours codes PCA{d} M{ours.M} ef{ours.ef_search}", dim=d) for d in (128, 320)]
     curve += [replace(ours, name=f"ours codes PCA{ours.dim} M8 ef{ours.ef_search}", M=8),
-              replace(ours, name=f"ours codes PCA{ours.dim} M{ours.M} ef96", ef_search=96)]
+              *(replace(ours, name=f"ours codes PCA{ours.dim} M{ours.M} ef{ef}", ef_search=ef) for ef in (48, 96))]
     others = [System("FAISS HNSW flat", "faiss-flat"), System("FAISS HNSW SQ8", "faiss-sq8"),
               System("USearch f16", "usearch-f16"), System("USearch i8", "usearch-i8"), System("exact numpy", "exact")]
     with tempfile.TemporaryDirectory(dir=BUILD.parent if BUILD.parent.exists() else None) as tmp:

@@ -9,6 +9,7 @@ with the exact float32 vectors, read from index.hnsw with pread. RAM per doc: th
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 import struct
 from dataclasses import dataclass, replace
@@ -99,12 +100,12 @@ class CompactGraph:
         self.file = index_file
         layout = _read_layout(index_file, count, dim)
         self.entry, self.max_level, self.max_m = layout["entry"], layout["max_level"], layout["max_m"]
-        self.offsets, self.neighbours, self.flags = layout["offsets"], layout["neighbours"], layout["flags"]
+        self.offsets, self.neighbours, self.flags = layout["offsets"], _huge_pages(layout["neighbours"]), layout["flags"]
         self.labels = layout["labels"]
         self.upper_nodes, self.upper_start, self.upper_links = layout["upper"]
         self.vectors_at, self.record = layout["vectors_at"], layout["record"]
         identity = np.array_equal(self.labels, np.arange(count, dtype=np.uint32))
-        self.codes = codes if identity else replace(codes, packed=np.ascontiguousarray(codes.packed[self.labels]))
+        self.codes = replace(codes, packed=_huge_pages(codes.packed if identity else codes.packed[self.labels]))
         self._node_of_label: np.ndarray | None = None if not identity else self.labels
         self.fd = os.open(index_file, os.O_RDONLY)
 
@@ -149,6 +150,21 @@ class CompactGraph:
         got = _walk.walk(self.offsets, self.neighbours, self.flags, self.upper_nodes, self.upper_start, self.upper_links, self.max_m,
                          self.codes.packed, self.codes.weights(query), self.entry, self.max_level, ef, mask, ids, scores)
         return self.rescore(query, ids[:min(got, depth)])
+
+
+def _huge_pages(array: np.ndarray) -> np.ndarray:
+    """A copy of `array` in 2 MB-aligned memory advised for transparent huge pages, where the OS offers them: the
+    walk reads it at random, and with 4 KB pages nearly every read also misses the TLB (about 1.4x slower)."""
+    huge = 1 << 21
+    if not hasattr(mmap, "MADV_HUGEPAGE") or array.nbytes < huge:
+        return np.ascontiguousarray(array)
+    region = mmap.mmap(-1, (array.nbytes // huge + 2) * huge, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    raw = np.frombuffer(region, np.uint8)  # keeps `region` alive; pages before `start` are never touched
+    start = -raw.ctypes.data % huge
+    region.madvise(mmap.MADV_HUGEPAGE, start, array.nbytes // huge * huge)  # whole huge pages only: no waste
+    out = raw[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
+    out[...] = array
+    return out
 
 
 def _release_free_memory() -> None:

@@ -58,7 +58,7 @@ class Compression:
 
 # The `index build` default for large corpora, chosen with benchmarks/index_compare.py (RESULTS.md, index-compare).
 COMPACT = Compression()
-COMPACT_HNSW = HnswParams(M=16, ef_construction=100, ef_search=64)
+COMPACT_HNSW = HnswParams(M=16, ef_construction=100, ef_search=72)
 COMPACT_FROM = 2000  # below this many docs the index is small anyway and a PCA fit on so few is not worth it
 
 
