@@ -3,6 +3,7 @@
  * walk():   HNSW search over hnswlib's own links (read out of index.hnsw into compressed rows: offsets into one
  *           array of neighbours), scoring nodes by 4-bit codes of their PCA-rotated vectors instead of the float32
  *           vectors, which stay on disk.
+ * bfs():    a breadth-first order of the nodes, to lay them out so that graph neighbours sit close in memory.
  * rescore(): exact inner products for a few candidates, each vector read with pread() from index.hnsw.
  *
  * Arrays come in as Python buffers (numpy arrays, C-contiguous) and results are written into caller-owned ones,
@@ -94,12 +95,13 @@ static inline void prefetch_row(const uint8_t *codes, Py_ssize_t half, uint32_t 
 }
 
 typedef struct {
-    Py_buffer offsets, neighbours, flags, upper_nodes, upper_start, upper_links, codes, weights, mask, out_ids, out_scores;
+    Py_buffer offsets, neighbours, flags, upper_nodes, upper_start, upper_links, codes, weights, mask;
+    Py_buffer out_ids, out_scores;
 } WalkArgs;
 
 static void release(WalkArgs *a) {
-    Py_buffer *all[] = {&a->offsets, &a->neighbours, &a->flags, &a->upper_nodes, &a->upper_start, &a->upper_links, &a->codes,
-                        &a->weights, &a->mask, &a->out_ids, &a->out_scores};
+    Py_buffer *all[] = {&a->offsets, &a->neighbours, &a->flags, &a->upper_nodes, &a->upper_start, &a->upper_links,
+                        &a->codes, &a->weights, &a->mask, &a->out_ids, &a->out_scores};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
         if (all[i]->obj != NULL) PyBuffer_Release(all[i]);
 }
@@ -143,9 +145,9 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     unsigned int entry;
     int max_level;
     Py_ssize_t max_m, ef;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*ny*y*IinOw*w*", &a.offsets, &a.neighbours, &a.flags, &a.upper_nodes, &a.upper_start, &a.upper_links,
-                          &max_m, &a.codes, &a.weights, &entry, &max_level, &ef, &mask_obj, &a.out_ids,
-                          &a.out_scores)) {
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*ny*y*IinOw*w*", &a.offsets, &a.neighbours, &a.flags, &a.upper_nodes,
+                          &a.upper_start, &a.upper_links, &max_m, &a.codes, &a.weights, &entry, &max_level, &ef,
+                          &mask_obj, &a.out_ids, &a.out_scores)) {
         release(&a);
         return NULL;
     }
@@ -229,6 +231,45 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(got);
 }
 
+static PyObject *bfs(PyObject *self, PyObject *args) {
+    Py_buffer offsets = {0}, neighbours = {0}, order = {0};
+    unsigned int entry;
+    if (!PyArg_ParseTuple(args, "y*y*Iw*", &offsets, &neighbours, &entry, &order)) return NULL;
+    Py_ssize_t n = offsets.len / (Py_ssize_t)sizeof(uint32_t) - 1;
+    const uint32_t *off = offsets.buf, *nb = neighbours.buf;
+    uint32_t *out = order.buf;
+    uint8_t *seen = calloc(n > 0 ? (size_t)n : 1, 1);
+    PyObject *result = NULL;
+    if (seen == NULL) {
+        PyErr_NoMemory();
+    } else if (n < 1 || entry >= n || order.len != n * (Py_ssize_t)sizeof(uint32_t) ||
+               off[n] > neighbours.len / (Py_ssize_t)sizeof(uint32_t)) {
+        PyErr_SetString(PyExc_ValueError, "bfs: arrays of inconsistent sizes");
+    } else {
+        Py_ssize_t head = 0, tail = 0;
+        for (Py_ssize_t root = -1; root < n; root++) { /* the entry first, then whatever it does not reach */
+            uint32_t start = root < 0 ? entry : (uint32_t)root;
+            if (seen[start]) continue;
+            seen[start] = 1;
+            out[tail++] = start;
+            while (head < tail) {
+                uint32_t node = out[head++];
+                for (uint32_t j = off[node]; j < off[node + 1]; j++)
+                    if (nb[j] < n && !seen[nb[j]]) {
+                        seen[nb[j]] = 1;
+                        out[tail++] = nb[j];
+                    }
+            }
+        }
+        result = PyLong_FromSsize_t(tail);
+    }
+    free(seen);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&neighbours);
+    PyBuffer_Release(&order);
+    return result;
+}
+
 static PyObject *rescore(PyObject *self, PyObject *args) {
     int fd;
     long long base, record;
@@ -265,8 +306,11 @@ static PyObject *rescore(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS,
-     "walk(offsets, neighbours, flags, upper_nodes, upper_start, upper_links, max_m, codes, weights, entry, max_level, ef, mask, "
+     "walk(offsets, neighbours, flags, upper_nodes, upper_start, upper_links, max_m, codes, weights, entry, "
+     "max_level, ef, mask, "
      "out_ids, out_scores) -> count: HNSW search by 4-bit code scores; best `count` nodes written best first."},
+    {"bfs", bfs, METH_VARARGS,
+     "bfs(offsets, neighbours, entry, order) -> n: every node once in `order`, breadth first from `entry`."},
     {"rescore", rescore, METH_VARARGS,
      "rescore(fd, base, record, query, ids, out) -> count: exact inner products of `query` with the float32 "
      "vectors at base + id * record in file descriptor `fd`."},

