@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from s2r_edge.compact import CompactGraph
-from s2r_edge.index import COMPACT, COMPACT_HNSW, Compression, DocIndex, HnswParams
+from s2r_edge.index import COMPACT, COMPACT_HNSW, Compression, DocIndex, HnswParams, default_settings
 from s2r_edge.teacher import embed_texts
 from s2r_edge.texts import DEMO_DOCS, DEMO_QUERIES, DEV_QUERIES, Doc, read_docs, read_queries, wordnet_glosses, wordnet_sentences
 
@@ -377,6 +377,9 @@ efSearch 64; "hnswlib in RAM" = the v1 index (M=16, efConstruction 200, efSearch
 
 ### Our default ({COMPACT_HNSW.M} links, codes of {COMPACT.dim} PCA components, rerank {COMPACT.rerank}) by corpus size
 
+efSearch as `index build` picks it for the corpus size (`default_settings`); the 1M graph is built with a
+narrower efConstruction to keep the run short.
+
 {table(scale)}
 
 ### End to end: MRR@10 over the app docs + {len(data.docs) - len(data.app_ids):,} real distractors
@@ -428,8 +431,11 @@ def main() -> None:
                 scale.append(compare[0])
                 continue
             docs = grow(data.docs, n)
-            system = ours if n < 1_000_000 else replace(ours, ef_construction=args.scale_ef_construction,
-                                                        name=ours.name + f" efC{args.scale_ef_construction}")
+            ef = default_settings(n)[0].ef_search  # the beam `index build` picks for this many docs
+            system = replace(ours, ef_search=ef, name=ours.name.replace(f"ef{ours.ef_search}", f"ef{ef}"))
+            if n >= 1_000_000:
+                system = replace(system, ef_construction=args.scale_ef_construction,
+                                 name=system.name + f" efC{args.scale_ef_construction}")
             scale.append(measure(system, docs, data.queries, exact_top(docs, data.queries), work / f"scale{n}"))
             del docs
         e2e = end_to_end(data, [System("exact numpy", "exact"), defaults, ours], args.queries, work / "e2e")
