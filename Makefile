@@ -42,7 +42,7 @@ eval: setup
 bench: setup native
 	$(BIN)/python benchmarks/bench_report.py
 
-# Compact index vs FAISS / USearch / exact (about 17 min on 2 cores; needs the bench extra and `make eval`'s audio).
+# Compact index vs FAISS / USearch / exact (about 19 min on 2 cores; needs the bench extra and `make eval`'s audio).
 index-compare: setup
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/index_compare.py
