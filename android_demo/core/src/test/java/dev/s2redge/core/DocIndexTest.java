@@ -140,6 +140,18 @@ public class DocIndexTest {
     }
 
     @Test
+    public void versionThreeIsSearchedOnItsFullGraphAndVersionTwoIsRefused() throws Exception {
+        // v3 only adds codes.npz (the Python runtime's compact search); index.hnsw is the same full graph
+        Path dir = Assets.copy(Assets.index(), scratch.resolve("index"));
+        rewriteManifest(dir, "\"format_version\": 1", "\"format_version\": 3");
+        float[] query = Assets.floats((List<?>) Assets.queries().get(0).get("vector"));
+        assertEquals(DocIndex.load(Assets.index()).search(query, 5), DocIndex.load(dir).search(query, 5));
+        rewriteManifest(dir, "\"format_version\": 3", "\"format_version\": 2");
+        S2RException e = assertThrows(S2RException.class, () -> DocIndex.load(dir));
+        assertTrue(e.getMessage(), e.getMessage().contains("manifest.json") && e.getMessage().contains("v1 or v3"));
+    }
+
+    @Test
     public void missingDirectoryAndBadQueryAreRefused() throws Exception {
         S2RException e = assertThrows(S2RException.class, () -> DocIndex.load(scratch.resolve("nothing")));
         assertTrue(e.getMessage(), e.getMessage().contains("no such index directory"));
