@@ -80,6 +80,27 @@ static int start_visit(Py_ssize_t n) {
     return 0;
 }
 
+/* The walk's heaps and neighbour list, kept between queries (allocating n entries per query costs page faults). */
+static Entry *heap_space = NULL;
+static uint32_t *fresh = NULL;
+static Py_ssize_t heap_capacity = 0, fresh_capacity = 0;
+
+static int reserve(Py_ssize_t heap_entries, Py_ssize_t fresh_entries) {
+    if (heap_entries > heap_capacity) {
+        Entry *grown = realloc(heap_space, (size_t)heap_entries * sizeof(Entry));
+        if (grown == NULL) return -1;
+        heap_space = grown;
+        heap_capacity = heap_entries;
+    }
+    if (fresh_entries > fresh_capacity) {
+        uint32_t *grown = realloc(fresh, (size_t)fresh_entries * sizeof(uint32_t));
+        if (grown == NULL) return -1;
+        fresh = grown;
+        fresh_capacity = fresh_entries;
+    }
+    return 0;
+}
+
 /* Score of node `id`: sum_i w[i] * code_i. Byte j of a row holds code j (low nibble) and code j + half (high). */
 static inline float code_score(const uint8_t *codes, Py_ssize_t half, const float *w, uint32_t id) {
     const uint8_t *row = codes + (Py_ssize_t)id * half;
@@ -144,9 +165,9 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     PyObject *mask_obj;
     unsigned int entry;
     int max_level;
-    Py_ssize_t max_m, ef;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*ny*y*IinOw*w*", &a.offsets, &a.neighbours, &a.flags, &a.upper_nodes,
-                          &a.upper_start, &a.upper_links, &max_m, &a.codes, &a.weights, &entry, &max_level, &ef,
+    Py_ssize_t max_degree, max_m, ef;
+    if (!PyArg_ParseTuple(args, "y*y*y*ny*y*y*ny*y*IinOw*w*", &a.offsets, &a.neighbours, &a.flags, &max_degree,
+                          &a.upper_nodes, &a.upper_start, &a.upper_links, &max_m, &a.codes, &a.weights, &entry, &max_level, &ef,
                           &mask_obj, &a.out_ids, &a.out_scores)) {
         release(&a);
         return NULL;
@@ -158,13 +179,10 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     Py_ssize_t row_bytes = a.weights.len / (Py_ssize_t)sizeof(float) / 2;
     Py_ssize_t n = row_bytes > 0 ? a.codes.len / row_bytes : 0;
     const uint32_t *offsets = a.offsets.buf, *neighbours = a.neighbours.buf;
-    Py_ssize_t n_neighbours = a.neighbours.len / (Py_ssize_t)sizeof(uint32_t), widest = 0;
-    int bad = n == 0 || a.offsets.len != (n + 1) * (Py_ssize_t)sizeof(uint32_t) || a.flags.len != n;
-    for (Py_ssize_t i = 0; !bad && i < n; i++) {
-        bad = offsets[i] > offsets[i + 1];
-        if (offsets[i + 1] - offsets[i] > widest) widest = offsets[i + 1] - offsets[i];
-    }
-    if (bad || offsets[n] > n_neighbours || entry >= n || ef < 1 || a.out_ids.len < ef * (Py_ssize_t)sizeof(uint32_t) ||
+    Py_ssize_t n_neighbours = a.neighbours.len / (Py_ssize_t)sizeof(uint32_t);
+    /* O(1) checks here; each expanded node's row is checked against the neighbour array as it is read */
+    if (n == 0 || a.offsets.len != (n + 1) * (Py_ssize_t)sizeof(uint32_t) || a.flags.len != n || max_degree < 0 ||
+        offsets[n] > n_neighbours || entry >= n || ef < 1 || a.out_ids.len < ef * (Py_ssize_t)sizeof(uint32_t) ||
         a.out_scores.len < ef * (Py_ssize_t)sizeof(float) || (a.mask.obj != NULL && a.mask.len != n)) {
         release(&a);
         PyErr_SetString(PyExc_ValueError, "walk: arrays of inconsistent sizes");
@@ -172,15 +190,11 @@ static PyObject *walk(PyObject *self, PyObject *args) {
     }
     const uint8_t *codes = a.codes.buf, *mask = a.mask.obj != NULL ? a.mask.buf : NULL;
     const float *w = a.weights.buf;
-    Entry *space = malloc((size_t)(n + ef + 1) * sizeof(Entry));
-    uint32_t *fresh = malloc((size_t)(widest + 1) * sizeof(uint32_t));
-    if (space == NULL || fresh == NULL || start_visit(n) < 0) {
-        free(space);
-        free(fresh);
+    if (reserve(n + ef + 1, max_degree + 1) < 0 || start_visit(n) < 0) {
         release(&a);
         return PyErr_NoMemory();
     }
-    Heap todo = {space, 0, 1}, found = {space + n, 0, 0};
+    Heap todo = {heap_space, 0, 1}, found = {heap_space + n, 0, 0};
     uint32_t node = descend(&a, max_m, w, row_bytes, entry, max_level);
     const uint8_t *flags = a.flags.buf;
 #define KEEP(id) (!(flags[id] & DELETED) && (!mask || mask[id]))
@@ -193,7 +207,9 @@ static PyObject *walk(PyObject *self, PyObject *args) {
         Entry cur = heap_pop(&todo);
         if (cur.score < bound && found.size == ef) break;
         const uint32_t *list = neighbours + offsets[cur.id] - 1; /* list[1..count], as in descend() */
-        uint32_t count = offsets[cur.id + 1] - offsets[cur.id], n_fresh = 0;
+        uint32_t first = offsets[cur.id], last = offsets[cur.id + 1], n_fresh = 0;
+        uint32_t count = last < first || last > n_neighbours ? 0 : last - first;
+        if (count > max_degree) count = (uint32_t)max_degree;
         for (uint32_t j = 1; j <= count; j++) { /* the unvisited neighbours, their codes fetched ahead of scoring */
             uint32_t next = list[j];
             if (next >= n || visited[next] == visit_tag) continue;
@@ -225,8 +241,6 @@ static PyObject *walk(PyObject *self, PyObject *args) {
         out_ids[i] = e.id;
         out_scores[i] = e.score;
     }
-    free(space);
-    free(fresh);
     release(&a);
     return PyLong_FromSsize_t(got);
 }
@@ -306,7 +320,7 @@ static PyObject *rescore(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS,
-     "walk(offsets, neighbours, flags, upper_nodes, upper_start, upper_links, max_m, codes, weights, entry, "
+     "walk(offsets, neighbours, flags, max_degree, upper_nodes, upper_start, upper_links, max_m, codes, weights, entry, "
      "max_level, ef, mask, "
      "out_ids, out_scores) -> count: HNSW search by 4-bit code scores; best `count` nodes written best first."},
     {"bfs", bfs, METH_VARARGS,

@@ -102,6 +102,7 @@ class CompactGraph:
         self.entry, self.max_level, self.max_m = layout["entry"], layout["max_level"], layout["max_m"]
         self.offsets, self.flags = layout["offsets"], layout["flags"]
         self.neighbours = _huge_pages(layout["neighbours"])
+        self.max_degree = int(np.diff(self.offsets).max())
         self.labels, self.file_rows = layout["labels"], layout["file_rows"]  # per node: its label, its row in the file
         self.upper_nodes, self.upper_start, self.upper_links = layout["upper"]
         self.vectors_at, self.record = layout["vectors_at"], layout["record"]
@@ -151,9 +152,9 @@ class CompactGraph:
         the best `depth` of them are rescored exactly. `mask` leaves out the nodes it marks 0."""
         ef = max(ef, depth)
         ids, scores = np.empty(ef, np.uint32), np.empty(ef, np.float32)
-        got = _walk.walk(self.offsets, self.neighbours, self.flags, self.upper_nodes, self.upper_start,
-                         self.upper_links, self.max_m, self.codes.packed, self.codes.weights(query), self.entry,
-                         self.max_level, ef, mask, ids, scores)
+        got = _walk.walk(self.offsets, self.neighbours, self.flags, self.max_degree, self.upper_nodes,
+                         self.upper_start, self.upper_links, self.max_m, self.codes.packed,
+                         self.codes.weights(query), self.entry, self.max_level, ef, mask, ids, scores)
         return self.rescore(query, ids[:min(got, depth)])
 
 
