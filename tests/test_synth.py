@@ -1,10 +1,15 @@
-"""Training data: real TTS into a dataset; a missing voice or an empty text file stops before any work."""
+"""Training data: real TTS into a dataset; a missing voice or an empty text file stops before any work; the neural
+Kokoro voices speak English that PocketSphinx understands."""
 
 import numpy as np
+import pytest
 
 from s2r_edge.audio import load_audio
+from s2r_edge.cascade import transcribe
+from s2r_edge.errors import S2RError
 from s2r_edge.synth import SpeechSet, SynthConfig, synthesize
 from s2r_edge.texts import read_queries
+from s2r_edge.voices import KOKORO_VOICES, Voice
 from tests.test_cli import cli
 
 
@@ -45,3 +50,24 @@ def test_spoken_queries_under_a_condition_keep_their_labels(tmp_path):
     bad = cli("synth", "--queries", str(queries), "--voice", "espeak:en-us", "--out-dir", str(tmp_path / "x"),
               "--condition", "white")
     assert bad.returncode == 1 and "unknown condition 'white'" in bad.stderr and not (tmp_path / "x").exists()
+
+
+def test_kokoro_voice_speaks_english():
+    wav = Voice.parse("kokoro:jm_kumo").speak("open the camera app")
+    assert wav.dtype == np.float32 and wav.ndim == 1 and 0.6 < len(wav) / 16000 < 3 and np.std(wav) > 0.02
+    assert "camera" in transcribe(wav)[0]
+
+
+def test_kokoro_speed_changes_duration_and_pitch_keeps_it():
+    voice = Voice.parse("kokoro:jf_gongitsune+jm_kumo")  # a 50/50 mix of two voices' styles
+    slow, fast = (len(voice.speak("call home", speed=s)) for s in (0.8, 1.3))
+    assert fast < 0.8 * slow
+    high = len(voice.speak("call home", speed=1.3, pitch=1.25))
+    assert abs(high - fast) < 0.1 * fast
+
+
+def test_unknown_kokoro_voice_names_it_and_the_real_ones():
+    for spec in ("kokoro:nobody", "kokoro:jm_kumo+nobody"):
+        with pytest.raises(S2RError, match=r"Kokoro has no voice 'nobody' \(its voices: .*jm_kumo"):
+            Voice.parse(spec)
+    assert [Voice.parse(v).spec for v in KOKORO_VOICES] == list(KOKORO_VOICES)
