@@ -258,7 +258,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
                       workers=args.workers)
     budget = None if args.time_budget is None else args.time_budget * 60
-    if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget) is not None:
+    if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget, init=args.init) is not None:
         print(f"wrote {args.out}")
 
 
@@ -393,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="distil the streaming student from a synth dataset (resumes if interrupted)")
     t.add_argument("--data", required=True, type=Path, help="dataset from `s2r-edge synth`")
     t.add_argument("--out", required=True, type=Path, help="checkpoint to write (.pt)")
+    t.add_argument("--init", type=Path, help="fine-tune this student (.pt) instead of starting from scratch")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=48)
     t.add_argument("--lr", type=float, default=2e-3)

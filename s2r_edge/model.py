@@ -9,6 +9,7 @@ State is a flat tuple of tensors of fixed shapes (`state_shapes`) that starts fr
 from __future__ import annotations
 
 import math
+import pickle
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -250,7 +251,7 @@ def load_checkpoint(path: Path) -> tuple[StreamingEncoder, dict]:
         cfg = ModelConfig(**{**ckpt["config"], "dilations": tuple(ckpt["config"]["dilations"])})
         encoder = StreamingEncoder(cfg)
         encoder.load_state_dict(ckpt["state_dict"])
-    except (OSError, KeyError, RuntimeError, TypeError, EOFError) as exc:
+    except (OSError, KeyError, RuntimeError, TypeError, EOFError, pickle.UnpicklingError) as exc:
         raise S2RError(f"{path}: not a usable s2r-edge checkpoint ({exc})") from None
     return encoder.eval(), ckpt
 

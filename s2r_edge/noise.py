@@ -1,4 +1,4 @@
-"""Acoustic conditions: white, pink and babble noise mixed at a chosen SNR, and room reverberation.
+"""Acoustic conditions: white, pink and babble noise mixed at a chosen SNR, room reverberation, band-limiting.
 
 Used twice: to augment training audio, and to build the benchmark's noisy and reverberant test sets.
 All functions take and return 16 kHz mono float32 and draw randomness from a caller's generator.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import fftconvolve
+from scipy.signal import butter, fftconvolve, sosfiltfilt
 
 from s2r_edge.audio import SAMPLE_RATE
 from s2r_edge.errors import S2RError
@@ -66,6 +66,14 @@ def reverberate(speech: np.ndarray, rng: np.random.Generator, rt60_s: float = 0.
     """Convolve with a synthetic room; the tail rings on after the speech, loudness kept at the dry level."""
     wet = fftconvolve(speech, room_impulse(rng, rt60_s))[: len(speech) + int(0.3 * SAMPLE_RATE)]
     return (wet * np.sqrt(np.mean(speech**2) / (np.mean(wet**2) + 1e-12))).astype(np.float32)
+
+
+def band_limit(speech: np.ndarray, low_hz: float, high_hz: float) -> np.ndarray:
+    """Keep only `low_hz`..`high_hz` (a 4th-order Butterworth band-pass, zero phase): a phone line, a cheap
+    microphone or a far speaker; loudness kept at the input's level."""
+    sos = butter(4, [low_hz, high_hz], btype="bandpass", fs=SAMPLE_RATE, output="sos")
+    out = sosfiltfilt(sos, speech)
+    return (out * np.sqrt(np.mean(speech**2) / (np.mean(out**2) + 1e-12))).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Loss = (1 - cosine to the teacher vector) + contrastive InfoNCE against the other texts in the batch
 + an auxiliary character CTC head on the encoder frames (DESIGN.md: without it the student memorises texts
-instead of learning to hear). Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble noise.
+instead of learning to hear). Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble
+noise, band-limiting. A run can start from an earlier student (`init`) to fine-tune it on new speech.
 Checkpoints after every epoch; a rerun with the same `out` resumes from the last one (also after a time budget).
 """
 
@@ -21,7 +22,7 @@ from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
 from s2r_edge.model import ModelConfig, StreamingEncoder, load_checkpoint, n_params, save_checkpoint, text_to_labels
-from s2r_edge.noise import NOISE_KINDS, Condition, reverberate
+from s2r_edge.noise import NOISE_KINDS, Condition, band_limit, reverberate
 from s2r_edge.synth import SpeechSet
 
 
@@ -39,6 +40,8 @@ class TrainConfig:
     dropout: float = 0.1
     noise_prob: float = 0.5  # share of utterances that get white, pink or babble noise
     reverb_prob: float = 0.2  # share of utterances spoken in a synthetic reverberant room
+    band_prob: float = 0.2  # share of utterances band-limited (a phone line, a cheap microphone)
+    band_hz: tuple[tuple[float, float], tuple[float, float]] = ((100.0, 400.0), (3000.0, 7000.0))  # low, high edges
     snr_db: tuple[float, float] = (0.0, 30.0)
     gain_db: tuple[float, float] = (-18.0, 6.0)
     max_lead_s: float = 0.5  # random leading silence
@@ -51,7 +54,7 @@ class TrainConfig:
 def augment(wav: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, babble_pool: list[np.ndarray] = (),
             sample_rate: int = 16000) -> np.ndarray:
     """Leading silence, sometimes a reverberant room, additive white/pink/babble noise at a random SNR,
-    then a random gain."""
+    sometimes a narrower band, then a random gain."""
     lead = np.zeros(int(rng.uniform(0, cfg.max_lead_s) * sample_rate), dtype=np.float32)
     wav = np.concatenate([lead, wav])
     if rng.random() < cfg.reverb_prob:
@@ -59,6 +62,8 @@ def augment(wav: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, babble_
     if rng.random() < cfg.noise_prob:
         kinds = NOISE_KINDS if len(babble_pool) >= 4 else NOISE_KINDS[:2]
         wav = Condition(str(rng.choice(kinds)), rng.uniform(*cfg.snr_db)).apply(wav, rng, babble_pool)
+    if rng.random() < cfg.band_prob:
+        wav = band_limit(wav, rng.uniform(*cfg.band_hz[0]), rng.uniform(*cfg.band_hz[1]))
     wav = wav * 10 ** (rng.uniform(*cfg.gain_db) / 20)
     return np.clip(wav, -1, 1).astype(np.float32)
 
@@ -152,8 +157,10 @@ def train(
     cfg: TrainConfig = TrainConfig(),
     model_cfg: ModelConfig = ModelConfig(),
     time_budget_s: float | None = None,
+    init: str | Path | None = None,
 ) -> StreamingEncoder | None:
-    """Train (or resume) a student on the dataset at `data_path` and write it to `out`.
+    """Train (or resume) a student on the dataset at `data_path` and write it to `out`: from the student at
+    `init` if given (fine-tuning; `model_cfg` is then unused), else from scratch.
 
     With `time_budget_s`, stop after the epoch in which the budget runs out and return None: the resume
     checkpoint stays, and the same call continues from it (for hosts that lend a GPU ten minutes at a time).
@@ -176,6 +183,8 @@ def train(
         encoder, ckpt = load_checkpoint(resume)
         start_epoch = ckpt["epoch"] + 1
         print(f"resuming from {resume} after epoch {ckpt['epoch'] + 1}", flush=True)
+    elif init is not None:
+        encoder, ckpt = load_checkpoint(Path(init))[0], {}
     else:
         encoder = StreamingEncoder(model_cfg)
         set_norm(encoder, data)
@@ -226,7 +235,7 @@ def train(
             return None
         encoder.to(device)
     encoder.cpu().eval()
-    save_checkpoint(encoder, out, train_config=asdict(cfg), data=str(data_path))
+    save_checkpoint(encoder, out, train_config=asdict(cfg), data=str(data_path), init=str(init))
     resume.unlink(missing_ok=True)
     return encoder
 

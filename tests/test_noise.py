@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from s2r_edge.errors import S2RError
-from s2r_edge.noise import Condition, babble, mix_at_snr, pink_noise, reverberate, white_noise
+from s2r_edge.noise import Condition, babble, band_limit, mix_at_snr, pink_noise, reverberate, white_noise
 
 
 def snr_db(speech: np.ndarray, mixed: np.ndarray) -> float:
@@ -52,3 +52,14 @@ def test_conditions_parse_and_apply_reproducibly(speech):
 def test_unknown_conditions_are_refused(name):
     with pytest.raises(S2RError, match="unknown condition"):
         Condition.parse(name)
+
+
+def test_band_limiting_removes_what_is_outside_the_band_and_keeps_loudness(speech):
+    dry = speech[0]
+    narrow = band_limit(dry, 300.0, 3400.0)
+    spectrum = lambda x: np.abs(np.fft.rfft(x)) ** 2  # noqa: E731
+    freqs = np.fft.rfftfreq(len(dry), 1 / 16000)
+    outside = lambda x: spectrum(x)[(freqs > 5000) | (freqs < 100)].sum() / spectrum(x).sum()  # noqa: E731
+    assert outside(narrow) < 0.05 * outside(dry)
+    assert narrow.dtype == np.float32 and len(narrow) == len(dry)
+    assert np.mean(narrow**2) == pytest.approx(np.mean(dry**2), rel=1e-3)

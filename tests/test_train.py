@@ -1,7 +1,10 @@
-"""Distillation on real TTS speech and real teacher targets: a run stopped by its time budget resumes where it left off."""
+"""Distillation on real TTS speech and real teacher targets: a run stopped by its time budget resumes where it left off;
+a run from an earlier student fine-tunes it."""
 
+import pytest
 import torch
 
+from s2r_edge.errors import S2RError
 from s2r_edge.model import ModelConfig, load_checkpoint
 from s2r_edge.synth import SynthConfig, synthesize
 from s2r_edge.teacher import embed_texts
@@ -31,3 +34,20 @@ def test_a_run_stopped_by_its_time_budget_resumes_and_finishes(tmp_path, capsys)
     assert final.cfg.dim == 32 and ckpt["train_config"]["epochs"] == 2
     assert any(not torch.equal(after_one[k], v) for k, v in final.state_dict().items())  # epoch 2 ran
     assert encoder is not None and torch.isfinite(final.step(torch.zeros(1, 2560), *final.initial_state())[0]).all()
+
+
+def test_fine_tuning_starts_from_the_given_student_and_a_garbage_one_is_refused(tmp_path):
+    data = synthesize(TEXTS, SynthConfig(voices=("espeak:en-us",)), embed_texts(TEXTS), progress=False)
+    data.save(tmp_path / "d.npz")
+    cfg = TrainConfig(epochs=1, batch_size=3, dev_fraction=0.2, device="cpu")
+    start = train(tmp_path / "d.npz", tmp_path / "start.pt", cfg, ModelConfig(dim=32, dilations=(1, 2)))
+
+    tuned = train(tmp_path / "d.npz", tmp_path / "tuned.pt", cfg, ModelConfig(dim=48), init=tmp_path / "start.pt")
+    assert tuned is not None and tuned.cfg.dim == 32  # the student's own size, not model_cfg's
+    assert torch.equal(tuned.frontend.mean, start.frontend.mean)  # its log-mel statistics are kept
+    assert any(not torch.equal(v, start.state_dict()[k]) for k, v in tuned.state_dict().items())
+
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(S2RError, match="junk.pt: not a usable s2r-edge checkpoint"):
+        train(tmp_path / "d.npz", tmp_path / "again.pt", cfg, init=tmp_path / "junk.pt")
+    assert not (tmp_path / "again.pt").exists()
