@@ -391,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.set_defaults(func=cmd_bench)
 
     t = sub.add_parser("train", help="distil the streaming student from a synth dataset (resumes if interrupted)")
-    t.add_argument("--data", required=True, type=Path, help="dataset from `s2r-edge synth`")
+    t.add_argument("--data", required=True, type=Path, action="append",
+                   help="dataset from `s2r-edge synth`; repeat it to train on several as one")
     t.add_argument("--out", required=True, type=Path, help="checkpoint to write (.pt)")
     t.add_argument("--init", type=Path, help="fine-tune this student (.pt) instead of starting from scratch")
     t.add_argument("--epochs", type=int, default=10)

@@ -63,6 +63,23 @@ class SpeechSet:
         tmp.replace(path)
 
     @classmethod
+    def concat(cls, sets: list[SpeechSet]) -> SpeechSet:
+        """One dataset holding all utterances of `sets`; a text spoken in several sets stays one text."""
+        texts: dict[str, int] = {}
+        targets, text_ids = [], []
+        for part in sets:
+            for text, target in zip(part.texts, part.targets):
+                if str(text) not in texts:
+                    texts[str(text)] = len(texts)
+                    targets.append(target)
+            text_ids.append(np.array([texts[str(t)] for t in part.texts], dtype=part.text_ids.dtype)[part.text_ids])
+        starts = np.cumsum([0] + [len(part.audio) for part in sets[:-1]])
+        offsets = np.concatenate([[0]] + [part.offsets[1:] + start for part, start in zip(sets, starts)])
+        return cls(audio=np.concatenate([part.audio for part in sets]), offsets=offsets,
+                   text_ids=np.concatenate(text_ids), voices=np.concatenate([part.voices for part in sets]),
+                   texts=np.array(list(texts)), targets=np.stack(targets))
+
+    @classmethod
     def load(cls, path: str | Path) -> SpeechSet:
         path = Path(path)
         if not path.is_file():

@@ -152,28 +152,29 @@ def split_by_text(data: SpeechSet, fraction: float, seed: int) -> tuple[list[int
 
 
 def train(
-    data_path: str | Path,
+    data_path: str | Path | list[str | Path],
     out: str | Path,
     cfg: TrainConfig = TrainConfig(),
     model_cfg: ModelConfig = ModelConfig(),
     time_budget_s: float | None = None,
     init: str | Path | None = None,
 ) -> StreamingEncoder | None:
-    """Train (or resume) a student on the dataset at `data_path` and write it to `out`: from the student at
-    `init` if given (fine-tuning; `model_cfg` is then unused), else from scratch.
+    """Train (or resume) a student on the dataset at `data_path` (or on several, as one) and write it to `out`:
+    from the student at `init` if given (fine-tuning; `model_cfg` is then unused), else from scratch.
 
     With `time_budget_s`, stop after the epoch in which the budget runs out and return None: the resume
     checkpoint stays, and the same call continues from it (for hosts that lend a GPU ten minutes at a time).
     """
     started = time.time()
-    data = SpeechSet.load(data_path)
+    paths = data_path if isinstance(data_path, list) else [data_path]
+    data = SpeechSet.concat([SpeechSet.load(path) for path in paths])
     out = Path(out)
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if cfg.device == "auto" else cfg.device))
     torch.manual_seed(cfg.seed)
     train_idx, dev_idx = split_by_text(data, cfg.dev_fraction, cfg.seed)
     if not train_idx:
-        raise S2RError(f"{data_path}: no training utterances")
+        raise S2RError(f"{', '.join(map(str, paths))}: no training utterances")
     lengths = np.diff(data.offsets)
     steps_per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
 
@@ -235,7 +236,7 @@ def train(
             return None
         encoder.to(device)
     encoder.cpu().eval()
-    save_checkpoint(encoder, out, train_config=asdict(cfg), data=str(data_path), init=str(init))
+    save_checkpoint(encoder, out, train_config=asdict(cfg), data=", ".join(map(str, paths)), init=str(init))
     resume.unlink(missing_ok=True)
     return encoder
 

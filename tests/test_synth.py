@@ -71,3 +71,16 @@ def test_unknown_kokoro_voice_names_it_and_the_real_ones():
         with pytest.raises(S2RError, match=r"Kokoro has no voice 'nobody' \(its voices: .*jm_kumo"):
             Voice.parse(spec)
     assert [Voice.parse(v).spec for v in KOKORO_VOICES] == list(KOKORO_VOICES)
+
+
+def test_datasets_concatenate_sharing_the_texts_they_have_in_common():
+    a = synthesize(["turn on the torch", "call mum"], SynthConfig(voices=("espeak:en-us",)),
+                   np.eye(2, 384, dtype=np.float16), progress=False)
+    b = synthesize(["call mum", "open my list"], SynthConfig(voices=("flite:slt",)),
+                   np.eye(2, 384, 5, dtype=np.float16), progress=False)
+    both = SpeechSet.concat([a, b])
+    assert list(both.texts) == ["turn on the torch", "call mum", "open my list"] and len(both) == 4
+    assert [both.text(i) for i in range(4)] == [a.text(0), a.text(1), b.text(0), b.text(1)]
+    assert np.array_equal(both.wav(3), b.wav(1)) and np.array_equal(both.wav(1), a.wav(1))
+    assert np.array_equal(both.targets[1], a.targets[1])  # a shared text keeps its first set's target
+    assert list(both.voices) == [*a.voices, *b.voices]

@@ -1,0 +1,90 @@
+"""How well does the student hear? Character error rate of its training-only CTC head, greedy-decoded, on the
+benchmark's spoken test queries, per voice and condition, for one or more checkpoints side by side.
+
+No transcript is used at run time; this is a diagnostic of the encoder (DESIGN.md: the voice gap between the
+training voices and the held-out neural voice is what keeps s2r from working). Writes the `ear-cer` section of
+benchmarks/RESULTS.md. Run: .venv/bin/python benchmarks/ear_cer.py CHECKPOINT [CHECKPOINT ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from s2r_edge.model import CHARS, load_checkpoint
+from s2r_edge.texts import read_queries
+from s2r_edge.voices import HELDOUT_VOICES, JOE
+
+from eval_bench import make_audio, test_queries
+from results import write_section
+
+
+def greedy(logp: torch.Tensor) -> str:
+    """Best symbol per frame, repeats merged, blanks dropped."""
+    ids = logp.argmax(-1).tolist()
+    return "".join(CHARS[i - 1] for j, i in enumerate(ids) if i and (j == 0 or ids[j - 1] != i))
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance between two strings."""
+    row = np.arange(len(b) + 1)
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row.copy(), i
+        for j, cb in enumerate(b, 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+    return int(row[-1])
+
+
+def cer(checkpoint: Path, queries: Path) -> float:
+    """Total edits / total reference characters over the queries (lower-cased, letters, apostrophe and spaces)."""
+    encoder, _ = load_checkpoint(checkpoint)
+    multiple = encoder.cfg.hop * encoder.cfg.stack
+    edits = chars = 0
+    for q in read_queries(queries):
+        wav, _ = sf.read(q.audio, dtype="float32")
+        x = torch.zeros(1, -(-len(wav) // multiple) * multiple)
+        x[0, : len(wav)] = torch.from_numpy(wav)
+        with torch.no_grad():
+            _, logp = encoder(x)
+        ref = "".join(c for c in " ".join(q.text.lower().split()) if c in CHARS)
+        edits, chars = edits + edit_distance(ref, greedy(logp[0])), chars + len(ref)
+    return edits / chars
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("--voices", default=",".join((JOE, *HELDOUT_VOICES)), help="comma-separated voice specs")
+    parser.add_argument("--conditions", default="clean,babble@10", help="clean, reverb, white@SNR, babble@SNR...")
+    parser.add_argument("--every", type=int, default=1, help="score every N-th test query (a shorter run)")
+    parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cells = make_audio(test_queries(args.every), args.voices.split(","), args.conditions.split(","))
+    rows = []
+    for cell in cells:
+        rows.append({"voice": cell.voice, "condition": cell.condition,
+                     **{str(c): round(cer(c, cell.queries), 3) for c in args.checkpoints}})
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    n = len(read_queries(cells[0].queries, need_audio=False))
+    names = [str(c) for c in args.checkpoints]
+    table = [f"| voice | condition | {' | '.join(f'`{name}`' for name in names)} |", "|---|---|" + "---|" * len(names)]
+    table += [f"| {r['voice']} | {r['condition']} | {' | '.join(f'{r[name]:.3f}' for name in names)} |" for r in rows]
+    body = (f"Command: `.venv/bin/python benchmarks/ear_cer.py {' '.join(names)}`\n\n"
+            f"Character error rate of each checkpoint's CTC head (greedy, fp32 eager) on {n} spoken test queries; "
+            "lower is better, 1.0 is as many errors as characters.\n\n" + "\n".join(table))
+    if args.no_write:
+        print(json.dumps(rows))
+    else:
+        write_section("ear-cer", body)
+        print(body)
+
+
+if __name__ == "__main__":
+    main()
