@@ -76,7 +76,7 @@ def main() -> None:
     names = [str(c) for c in args.checkpoints]
     table = [f"| voice | condition | {' | '.join(f'`{name}`' for name in names)} |", "|---|---|" + "---|" * len(names)]
     table += [f"| {r['voice']} | {r['condition']} | {' | '.join(f'{r[name]:.3f}' for name in names)} |" for r in rows]
-    body = (f"Command: `.venv/bin/python benchmarks/ear_cer.py {' '.join(names)}`\n\n"
+    body = (f"Command: `.venv/bin/python benchmarks/ear_cer.py {' '.join(sys.argv[1:])}`\n\n"
             f"Character error rate of each checkpoint's CTC head (greedy, fp32 eager) on {n} spoken test queries; "
             "lower is better, 1.0 is as many errors as characters.\n\n" + "\n".join(table))
     if args.no_write:
