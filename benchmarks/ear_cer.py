@@ -17,8 +17,9 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from s2r_edge.model import CHARS, load_checkpoint
+from s2r_edge.model import CHARS, StreamingEncoder, load_checkpoint, text_to_labels
 from s2r_edge.texts import read_queries
+from s2r_edge.train import collate
 from s2r_edge.voices import HELDOUT_VOICES, JOE
 
 from eval_bench import make_audio, test_queries
@@ -41,18 +42,15 @@ def edit_distance(a: str, b: str) -> int:
     return int(row[-1])
 
 
-def cer(checkpoint: Path, queries: Path) -> float:
-    """Total edits / total reference characters over the queries (lower-cased, letters, apostrophe and spaces)."""
-    encoder, _ = load_checkpoint(checkpoint)
-    multiple = encoder.cfg.hop * encoder.cfg.stack
+def cer(encoder: StreamingEncoder, queries: Path) -> float:
+    """Total edits / total reference characters over the queries (the CTC targets' characters: lower-cased letters,
+    apostrophe and single spaces)."""
     edits = chars = 0
     for q in read_queries(queries):
-        wav, _ = sf.read(q.audio, dtype="float32")
-        x = torch.zeros(1, -(-len(wav) // multiple) * multiple)
-        x[0, : len(wav)] = torch.from_numpy(wav)
+        wav, _ = collate([sf.read(q.audio, dtype="float32")[0]], encoder.cfg.hop * encoder.cfg.stack)
         with torch.no_grad():
-            _, logp = encoder(x)
-        ref = "".join(c for c in " ".join(q.text.lower().split()) if c in CHARS)
+            _, logp = encoder(wav)
+        ref = "".join(CHARS[i - 1] for i in text_to_labels(q.text))
         edits, chars = edits + edit_distance(ref, greedy(logp[0])), chars + len(ref)
     return edits / chars
 
@@ -67,13 +65,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     cells = make_audio(test_queries(args.every), args.voices.split(","), args.conditions.split(","))
+    encoders = {str(c): load_checkpoint(c)[0] for c in args.checkpoints}
     rows = []
     for cell in cells:
         rows.append({"voice": cell.voice, "condition": cell.condition,
-                     **{str(c): round(cer(c, cell.queries), 3) for c in args.checkpoints}})
+                     **{name: round(cer(encoder, cell.queries), 3) for name, encoder in encoders.items()}})
         print(json.dumps(rows[-1]), file=sys.stderr)
     n = len(read_queries(cells[0].queries, need_audio=False))
-    names = [str(c) for c in args.checkpoints]
+    names = list(encoders)
     table = [f"| voice | condition | {' | '.join(f'`{name}`' for name in names)} |", "|---|---|" + "---|" * len(names)]
     table += [f"| {r['voice']} | {r['condition']} | {' | '.join(f'{r[name]:.3f}' for name in names)} |" for r in rows]
     body = (f"Command: `.venv/bin/python benchmarks/ear_cer.py {' '.join(sys.argv[1:])}`\n\n"

@@ -65,6 +65,8 @@ class SpeechSet:
     @classmethod
     def concat(cls, sets: list[SpeechSet]) -> SpeechSet:
         """One dataset holding all utterances of `sets`; a text spoken in several sets stays one text."""
+        if len(sets) == 1:
+            return sets[0]  # nothing to join: no copy of its audio
         texts: dict[str, int] = {}
         targets, text_ids = [], []
         for part in sets:
