@@ -201,24 +201,32 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def training_texts(args: argparse.Namespace) -> list[str]:
-    """Bundled app texts, extra files and WordNet sentences, minus test/dev query texts and their near copies."""
+    """Bundled app texts, extra files, WordNet sentences and fortunes, each once, minus test/dev query texts and
+    their near copies."""
     import random
 
     from s2r_edge.texts import (
-        bundled_training_texts, held_out_texts, near_copies, normalise, read_texts, wordnet_sentences,
+        bundled_training_texts, fortune_sentences, held_out_texts, near_copies, normalise, read_texts,
+        wordnet_sentences,
     )
 
     texts = [] if args.no_bundled else bundled_training_texts()
     for path in args.texts or []:
         texts += read_texts(path)
-    if args.wordnet:
-        wn = wordnet_sentences()
-        texts += random.Random(args.seed).sample(wn, min(args.wordnet, len(wn)))
+    for n, source in ((args.wordnet, wordnet_sentences), (args.fortunes, fortune_sentences)):
+        if n:
+            pool = source()
+            texts += random.Random(args.seed).sample(pool, min(n, len(pool)))
     held = held_out_texts()
     banned = held | {normalise(t) for _, t in near_copies(held, texts)}
-    kept = [t for t in texts if normalise(t) not in banned]
+    kept, seen = [], set(banned)
+    for t in texts:
+        if normalise(t) not in seen:
+            seen.add(normalise(t))
+            kept.append(t)
     if len(kept) < len(texts):
-        print(f"dropped {len(texts) - len(kept)} texts that are (near copies of) test or dev queries", file=sys.stderr)
+        print(f"dropped {len(texts) - len(kept)} texts that are repeats or (near copies of) test or dev queries",
+              file=sys.stderr)
     return kept
 
 
@@ -366,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--workers", type=int, default=4, help="parallel TTS processes (default 4)")
     sy.add_argument("--texts", action="append", type=Path, help="extra text file (.txt lines or .jsonl 'text'); repeatable")
     sy.add_argument("--wordnet", type=int, default=0, help="add this many WordNet example sentences (default 0)")
+    sy.add_argument("--fortunes", type=int, default=0, help="add this many short fortune-cookie quotations (default 0)")
     sy.add_argument("--no-bundled", action="store_true", help="leave out the bundled app-style training texts")
     sy.add_argument("--voices", default=None, help="comma-separated voice specs (default: the training voices)")
     sy.add_argument("--voices-per-text", type=int, default=1, help="voices speaking each text (default 1)")

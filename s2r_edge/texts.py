@@ -1,4 +1,5 @@
-"""Text inputs: the docs and queries JSON Lines files of DESIGN.md, and training sentences from WordNet."""
+"""Text inputs: the docs and queries JSON Lines files of DESIGN.md, and training sentences from WordNet and the
+fortune-cookie quotations."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Iterator
 from s2r_edge.errors import S2RError
 
 WORDNET_DIR = Path("/usr/share/wordnet")  # Debian package wordnet-base (WordNet 3.0 licence)
+FORTUNES_DIR = Path("/usr/share/games/fortunes")  # Debian package fortunes (fortune-mod, BSD licence)
+FORTUNE_FILES_LEFT_OUT = ("ascii-art", "ethnic", "men-women")  # pictures, and jokes about groups of people
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,22 @@ def wordnet_glosses(wordnet_dir: Path = WORDNET_DIR) -> list[Doc]:
         words = [re.sub(r"\(\w+\)$", "", w) for w in words]  # adjective markers such as "(a)"
         docs.append(Doc(f"wn-{pos}-{fields[0]}", f"{', '.join(words)}: {gloss.strip()}", {"domain": "wordnet"}))
     return docs
+
+
+def fortune_sentences(fortunes_dir: Path = FORTUNES_DIR) -> list[str]:
+    """Short quotations, proverbs and jokes from the fortune files (about 8k of 10 to 120 characters of plain
+    text, attribution lines dropped), deduplicated: real sentences in a register WordNet's examples lack."""
+    files = sorted(f for f in fortunes_dir.glob("*") if f.is_file() and not f.suffix and f.name not in FORTUNE_FILES_LEFT_OUT)
+    if not files:
+        raise S2RError(f"no fortune files under {fortunes_dir}: install the Debian package fortunes")
+    seen: dict[str, None] = {}
+    for f in files:
+        for entry in f.read_text(encoding="utf-8", errors="replace").split("\n%\n"):
+            lines = [line.strip() for line in entry.splitlines() if line.strip() and not line.strip().startswith("--")]
+            text = " ".join(" ".join(lines).split())
+            if 10 <= len(text) <= 120 and re.fullmatch(r"[A-Za-z0-9 ,.'?!;:\-\"]+", text):
+                seen.setdefault(text, None)
+    return list(seen)
 
 
 def read_texts(path: str | Path) -> list[str]:

@@ -141,3 +141,17 @@ def test_index_compact_build_add_remove_and_filtered_search(tmp_path, query_wav)
     assert "settings-001" not in {h["id"] for h in hits}
     bad = cli("search", "--index", idx, "--audio", str(query_wav), "--where", "domain")
     assert bad.returncode == 1 and "expected FIELD=VALUE" in bad.stderr
+
+
+def test_training_texts_mix_sources_once_each_and_never_a_test_query(tmp_path, capsys):
+    from s2r_edge.cli import build_parser, training_texts
+    from s2r_edge.texts import DEMO_QUERIES, read_queries
+
+    test_text = read_queries(DEMO_QUERIES, need_audio=False)[0].text
+    extra = tmp_path / "extra.txt"
+    extra.write_text(f"play some jazz in the kitchen\nPlay some jazz in the kitchen!\n{test_text}\n")
+    args = build_parser().parse_args(["synth", "--no-bundled", "--texts", str(extra), "--fortunes", "5", "--wordnet", "5"])
+    texts = training_texts(args)
+    assert texts[0] == "play some jazz in the kitchen" and len(texts) == 11  # 1 of the file's 3, 5 + 5 sampled
+    assert test_text not in texts
+    assert "dropped 2 texts" in capsys.readouterr().err

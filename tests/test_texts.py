@@ -10,6 +10,7 @@ from s2r_edge.texts import (
     TRAIN_QUERIES,
     bundled_training_texts,
     content_words,
+    fortune_sentences,
     held_out_texts,
     near_copies,
     normalise,
@@ -21,7 +22,8 @@ from s2r_edge.texts import (
 
 
 def test_no_test_or_dev_query_nor_a_near_copy_is_a_training_text():
-    train = bundled_training_texts() + wordnet_sentences()
+    train = bundled_training_texts() + wordnet_sentences() + fortune_sentences()
+    assert len({normalise(t) for t in train}) >= 50_000  # the floor of distinct real training texts
     held = held_out_texts()
     assert len(held) >= 300
     assert not {normalise(t) for t in train} & held
@@ -77,3 +79,8 @@ def test_a_text_file_with_no_usable_lines_is_refused(tmp_path):
     path.write_text("\n   \n")
     with pytest.raises(S2RError, match="no usable lines"):
         read_texts(path)
+
+
+def test_missing_fortune_files_name_the_package_to_install(tmp_path):
+    with pytest.raises(S2RError, match="install the Debian package fortunes"):
+        fortune_sentences(tmp_path)
