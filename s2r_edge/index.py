@@ -101,6 +101,11 @@ def _is_removed(doc: Doc) -> bool:
     return bool(doc.meta.get(REMOVED))
 
 
+def _filter_key(where: dict) -> str:
+    """One cache key per filter, whatever the order of its items."""
+    return json.dumps(where, sort_keys=True)
+
+
 class DocIndex:
     """Docs and their vectors in an HNSW graph (cosine via inner product on unit vectors).
 
@@ -198,7 +203,7 @@ class DocIndex:
         """Labels of live docs whose fields equal every item of `where` (None: no filter)."""
         if not where:
             return None
-        cache_key = json.dumps(where, sort_keys=True)
+        cache_key = _filter_key(where)
         if cache_key not in self._filters:
             live = [(i, d) for i, d in enumerate(self.rows) if not _is_removed(d)]
             for key in where:
@@ -209,7 +214,7 @@ class DocIndex:
 
     def _mask(self, where: dict, allowed: set[int]) -> np.ndarray:
         """The CompactGraph node mask of a filter's matching labels, kept like the labels."""
-        cache_key = json.dumps(where, sort_keys=True)
+        cache_key = _filter_key(where)
         if cache_key not in self._masks:
             self._masks[cache_key] = self.graph.mask(allowed)
         return self._masks[cache_key]
