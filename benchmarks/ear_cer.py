@@ -20,9 +20,8 @@ import torch
 from s2r_edge.model import CHARS, StreamingEncoder, load_checkpoint, text_to_labels
 from s2r_edge.texts import read_queries
 from s2r_edge.train import collate
-from s2r_edge.voices import HELDOUT_VOICES, JOE
 
-from eval_bench import make_audio, test_queries
+from eval_bench import add_cell_args, make_audio, test_queries
 from results import write_section
 
 
@@ -55,16 +54,23 @@ def cer(encoder: StreamingEncoder, queries: Path) -> float:
     return edits / chars
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def checkpoints_parser(description: str) -> argparse.ArgumentParser:
+    """`CHECKPOINT [CHECKPOINT ...]` and the options that pick the cells (voices, conditions, queries)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("checkpoints", nargs="+", type=Path)
-    parser.add_argument("--voices", default=",".join((JOE, *HELDOUT_VOICES)), help="comma-separated voice specs")
-    parser.add_argument("--conditions", default="clean,babble@10", help="clean, reverb, white@SNR, babble@SNR...")
-    parser.add_argument("--every", type=int, default=1, help="score every N-th test query (a shorter run)")
-    parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
-    args = parser.parse_args()
+    add_cell_args(parser, conditions=("clean", "babble@10"))
+    return parser
+
+
+def speak_cells(args: argparse.Namespace) -> list:
+    """Speak (or reuse) the test queries of every cell the options pick."""
     torch.set_num_threads(1)
-    cells = make_audio(test_queries(args.every), args.voices.split(","), args.conditions.split(","))
+    return make_audio(test_queries(args.every), args.voices.split(","), args.conditions.split(","))
+
+
+def main() -> None:
+    args = checkpoints_parser(__doc__.splitlines()[0]).parse_args()
+    cells = speak_cells(args)
     encoders = {str(c): load_checkpoint(c)[0] for c in args.checkpoints}
     rows = []
     for cell in cells:

@@ -182,14 +182,19 @@ scores MRR@10 {gt['mrr@10']:.3f}, R@1 {gt['r@1']:.2f}, R@10 {gt['r@10']:.2f}, {g
 """ + "\n".join(rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_cell_args(parser: argparse.ArgumentParser, conditions: tuple[str, ...] = CONDITIONS) -> None:
+    """The options that pick the voices, conditions and queries scored, and whether RESULTS.md is written."""
     parser.add_argument("--voices", default=",".join(VOICES), help="comma-separated voice specs")
-    parser.add_argument("--conditions", default=",".join(CONDITIONS), help="clean, reverb, white@SNR, babble@SNR...")
-    parser.add_argument("--distractors", type=int, default=DISTRACTORS, help="how many WordNet glosses to add")
-    parser.add_argument("--workers", type=int, default=2, help="cells scored in parallel processes")
+    parser.add_argument("--conditions", default=",".join(conditions), help="clean, reverb, white@SNR, babble@SNR...")
     parser.add_argument("--every", type=int, default=1, help="score every N-th test query (a shorter run)")
     parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_cell_args(parser)
+    parser.add_argument("--distractors", type=int, default=DISTRACTORS, help="how many WordNet glosses to add")
+    parser.add_argument("--workers", type=int, default=2, help="cells scored in parallel processes")
     args = parser.parse_args()
     t0 = time.time()
     voices, conditions = args.voices.split(","), args.conditions.split(",")

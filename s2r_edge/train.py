@@ -179,10 +179,10 @@ def train(
     steps_per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
 
     resume = out.with_name(out.stem + ".resume.pt")
-    start_epoch = 0
+    start_epoch, dev_cos = 0, None
     if resume.is_file():
         encoder, ckpt = load_checkpoint(resume)
-        start_epoch = ckpt["epoch"] + 1
+        start_epoch, dev_cos = ckpt["epoch"] + 1, ckpt.get("dev_cos")
         print(f"resuming from {resume} after epoch {ckpt['epoch'] + 1}", flush=True)
     elif init is not None:
         encoder, ckpt = load_checkpoint(Path(init))[0], {}
@@ -236,7 +236,8 @@ def train(
             return None
         encoder.to(device)
     encoder.cpu().eval()
-    save_checkpoint(encoder, out, train_config=asdict(cfg), data=", ".join(map(str, paths)), init=str(init))
+    save_checkpoint(encoder, out, train_config=asdict(cfg), data=", ".join(map(str, paths)), init=str(init),
+                    dev_cos=dev_cos)
     resume.unlink(missing_ok=True)
     return encoder
 

@@ -32,6 +32,7 @@ def test_a_run_stopped_by_its_time_budget_resumes_and_finishes(tmp_path, capsys)
     assert out.is_file() and not resume.exists()
     final, ckpt = load_checkpoint(out)
     assert final.cfg.dim == 32 and ckpt["train_config"]["epochs"] == 2
+    assert -1 <= ckpt["dev_cos"] <= 1  # the last epoch's dev cosine travels with the student
     assert any(not torch.equal(after_one[k], v) for k, v in final.state_dict().items())  # epoch 2 ran
     assert encoder is not None and torch.isfinite(final.step(torch.zeros(1, 2560), *final.initial_state())[0]).all()
 
