@@ -18,6 +18,7 @@ import numpy as np
 
 from s2r_edge.evaluate import evaluate
 from s2r_edge.export.pte import export_pte
+from s2r_edge.index import DocIndex
 from s2r_edge.model import load_checkpoint, n_params
 from s2r_edge.runtime import PteEncoder, Searcher
 from s2r_edge.texts import read_queries
@@ -64,9 +65,9 @@ def measure(checkpoint: Path, cells: list, indexes: dict[str, Path]) -> dict:
     return row
 
 
-def plot(rows: list[dict], reference: dict | None, out: Path) -> None:
+def plot(rows: list[dict], reference: dict | None, n_docs: dict[str, int], out: Path) -> None:
     """CER and MRR@10 against int8 .pte size, a line per voice and condition through the curve's checkpoints, the
-    reference as stars, and the 5 MB budget."""
+    reference as stars, the 5 MB budget, and MRR@10 by chance among `n_docs` documents."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,6 +78,8 @@ def plot(rows: list[dict], reference: dict | None, out: Path) -> None:
     panels = [("character error rate (lower is better)", lambda c: c["cer"])]
     panels += [(f"s2r MRR@10, {name}", lambda c, name=name: c["mrr@10"][name]) for name in INDEXES]
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
+    for ax, name in zip(axes[1:], INDEXES):
+        ax.axhline(sum(1 / r for r in range(1, 11)) / n_docs[name], color="black", lw=0.8, label="chance")
     for ax, (title, value) in zip(axes, panels):
         for n, key in enumerate(keys):
             colour, style = f"C{n}", "-" if key[1] == "clean" else "--"
@@ -93,7 +96,8 @@ def plot(rows: list[dict], reference: dict | None, out: Path) -> None:
         ax.set_ylim(bottom=0)
         ax.set_xlim(0, max(5.5, *(r["pte_mb"] + 0.5 for r in rows)))
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=7, loc="upper right")
+    axes[1].legend(handles=axes[1].get_lines()[:1], fontsize=7)
     star = f"; stars: {reference['checkpoint']}" if reference else ""
     fig.suptitle(f"Student width against hearing and retrieval on held-out voices (lines: one recipe{star})",
                  fontsize=11)
@@ -140,7 +144,7 @@ def main() -> None:
     print(json.dumps(everything))
     if args.no_write:
         return
-    plot(rows, reference, HERE / "size_curve.png")
+    plot(rows, reference, {name: len(DocIndex.load(path)) for name, path in indexes.items()}, HERE / "size_curve.png")
     command = " ".join([".venv/bin/python benchmarks/size_curve.py", *sys.argv[1:]])
     write_section("size-curve", report(everything, len(read_queries(cells[0].queries, need_audio=False)), command))
     print("wrote the size-curve section of benchmarks/RESULTS.md and benchmarks/size_curve.png", file=sys.stderr)
