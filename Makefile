@@ -8,7 +8,7 @@ APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio pulseaudio-
 	default-jdk-headless junit4 cmake gcc g++ python3-dev libhnswlib-dev nlohmann-json3-dev libssl-dev
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test eval bench native index-compare clean-venv android-core-test android-core-bench android-assets
+.PHONY: setup system-deps demo test eval bench native gpu-bundle index-compare clean-venv android-core-test android-core-bench android-assets
 
 setup: $(STAMP)
 
@@ -41,6 +41,18 @@ eval: setup
 
 bench: setup native
 	$(BIN)/python benchmarks/bench_report.py
+
+# What scripts/gpu_host/train.sh needs on a bare GPU host (DESIGN.md § GPU host): TTS .debs, a no-op libpcaudio, the
+# soundfile wheels for its Python 3.12 (numpy comes with its torch) and the teacher's targets for every training text (about 3 min on 2 cores).
+GPU_DEBS := espeak-ng espeak-ng-data libespeak-ng1 libpcaudio0 libsonic0 flite libflite1 libasound2 libasound2-data
+gpu-bundle: setup
+	rm -rf .gpu/debs .gpu/whl && mkdir -p .gpu/debs .gpu/whl
+	cd .gpu/debs && apt-get download $(GPU_DEBS)
+	gcc -shared -fPIC -O2 -o .gpu/libpcaudio.so.0 scripts/gpu_host/pcaudio_stub.c
+	$(BIN)/pip download -q --only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64 \
+		--platform manylinux2014_x86_64 --no-deps -d .gpu/whl soundfile cffi pycparser
+	$(BIN)/s2r-edge synth --targets-out .gpu/texts.npz --wordnet 100000 --fortunes 10000
+	du -sh .gpu
 
 # Compact index vs FAISS / USearch / exact (about 19 min on 2 cores; needs the bench extra and `make eval`'s audio).
 index-compare: setup
