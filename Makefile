@@ -42,8 +42,9 @@ eval: setup
 bench: setup native
 	$(BIN)/python benchmarks/bench_report.py
 
-# What scripts/gpu_host/train.sh needs on a bare GPU host (DESIGN.md § GPU host): TTS .debs, a no-op libpcaudio, the
-# soundfile wheels for its Python 3.12 (numpy comes with its torch) and the teacher's targets for every training text (about 3 min on 2 cores).
+# What scripts/gpu_host/train.sh needs on a bare GPU host (DESIGN.md § GPU host): TTS .debs, a no-op libpcaudio,
+# soundfile wheels for its Python 3.12 (numpy comes with its torch) and the teacher's targets for every training
+# text (about 3 min on 2 cores).
 GPU_DEBS := espeak-ng espeak-ng-data libespeak-ng1 libpcaudio0 libsonic0 flite libflite1 libasound2 libasound2-data
 gpu-bundle: setup
 	rm -rf .gpu/debs .gpu/whl && mkdir -p .gpu/debs .gpu/whl
