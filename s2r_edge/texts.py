@@ -129,16 +129,17 @@ def wordnet_glosses(wordnet_dir: Path = WORDNET_DIR) -> list[Doc]:
 
 
 def fortune_sentences(fortunes_dir: Path = FORTUNES_DIR) -> list[str]:
-    """Short quotations, proverbs and jokes from the fortune files (about 8k of 10 to 120 characters of plain
+    """Short quotations, proverbs and jokes from the fortune files (about 9k of 10 to 120 characters of plain
     text, attribution lines dropped), deduplicated: real sentences in a register WordNet's examples lack."""
-    files = sorted(f for f in fortunes_dir.glob("*") if f.is_file() and not f.suffix and f.name not in FORTUNE_FILES_LEFT_OUT)
+    files = sorted(f for f in fortunes_dir.glob("*")
+                   if f.is_file() and not f.suffix and f.name not in FORTUNE_FILES_LEFT_OUT)
     if not files:
         raise S2RError(f"no fortune files under {fortunes_dir}: install the Debian package fortunes")
     seen: dict[str, None] = {}
     for f in files:
         for entry in f.read_text(encoding="utf-8", errors="replace").split("\n%\n"):
-            lines = [line.strip() for line in entry.splitlines() if line.strip() and not line.strip().startswith("--")]
-            text = " ".join(" ".join(lines).split())
+            lines = [line.strip() for line in entry.splitlines()]
+            text = " ".join(" ".join(line for line in lines if not line.startswith("--")).split())  # no attribution
             if 10 <= len(text) <= 120 and re.fullmatch(r"[A-Za-z0-9 ,.'?!;:\-\"]+", text):
                 seen.setdefault(text, None)
     return list(seen)
