@@ -54,10 +54,17 @@ def cer(encoder: StreamingEncoder, queries: Path) -> float:
     return edits / chars
 
 
+def existing_file(text: str) -> Path:
+    """An argparse type: a path to a file that exists (checked before any audio is spoken)."""
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    return Path(text)
+
+
 def checkpoints_parser(description: str) -> argparse.ArgumentParser:
     """`CHECKPOINT [CHECKPOINT ...]` and the options that pick the cells (voices, conditions, queries)."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("checkpoints", nargs="+", type=existing_file)
     add_cell_args(parser, conditions=("clean", "babble@10"))
     return parser
 

@@ -182,11 +182,18 @@ scores MRR@10 {gt['mrr@10']:.3f}, R@1 {gt['r@1']:.2f}, R@10 {gt['r@10']:.2f}, {g
 """ + "\n".join(rows)
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def add_cell_args(parser: argparse.ArgumentParser, conditions: tuple[str, ...] = CONDITIONS) -> None:
     """The options that pick the voices, conditions and queries scored, and whether RESULTS.md is written."""
     parser.add_argument("--voices", default=",".join(VOICES), help="comma-separated voice specs")
     parser.add_argument("--conditions", default=",".join(conditions), help="clean, reverb, white@SNR, babble@SNR...")
-    parser.add_argument("--every", type=int, default=1, help="score every N-th test query (a shorter run)")
+    parser.add_argument("--every", type=positive_int, default=1, help="score every N-th test query (a shorter run)")
     parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
 
 
@@ -198,8 +205,6 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.time()
     voices, conditions = args.voices.split(","), args.conditions.split(",")
-    if args.every < 1:
-        parser.error("--every must be at least 1")
     index = bench_index(args.distractors)
     queries = test_queries(args.every)
     cells = make_audio(queries, voices, conditions)

@@ -23,7 +23,7 @@ from s2r_edge.model import load_checkpoint, n_params
 from s2r_edge.runtime import PteEncoder, Searcher
 from s2r_edge.texts import read_queries
 
-from ear_cer import cer, checkpoints_parser, speak_cells
+from ear_cer import cer, checkpoints_parser, existing_file, speak_cells
 from eval_bench import BUILD, DISTRACTORS, bench_index
 from results import write_section
 
@@ -134,7 +134,7 @@ def report(rows: list[dict], n_queries: int, command: str) -> str:
 
 def main() -> None:
     parser = checkpoints_parser(__doc__.splitlines()[0])
-    parser.add_argument("--reference", type=Path, help="a checkpoint of another recipe, measured and drawn apart")
+    parser.add_argument("--reference", type=existing_file, help="a checkpoint of another recipe, measured and drawn apart")
     args = parser.parse_args()
     cells = speak_cells(args)
     indexes = {name: bench_index(n) for name, n in INDEXES.items()}
