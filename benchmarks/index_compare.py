@@ -384,7 +384,7 @@ narrower efConstruction to keep the run short.
 
 ### End to end: MRR@10 over the app docs + {len(data.docs) - len(data.app_ids):,} real distractors
 
-Spoken test queries: `{args.queries}` through the shipped int8 student (ExecuTorch runtime); transcripts: the
+Spoken test queries: `{os.path.relpath(args.queries, HERE.parent)}` through the shipped int8 student (ExecuTorch runtime); transcripts: the
 same queries' text through the teacher.
 
 {chr(10).join(e2e_lines)}
