@@ -45,8 +45,8 @@ def step_ms(pte: Path, chunks: int = 200) -> float:
     return float(np.median(times[10:]))
 
 
-def measure(checkpoint: Path, cells: list, indexes: dict[str, Path]) -> dict:
-    """Size, speed, hearing and retrieval of one checkpoint."""
+def measure(checkpoint: Path, cells: list, indexes: dict[str, DocIndex]) -> dict:
+    """Size, speed, hearing and retrieval of one checkpoint, searching the already loaded `indexes`."""
     encoder, ckpt = load_checkpoint(checkpoint)
     pte = BUILD.parent / "curve" / f"{checkpoint.stem}_int8.pte"
     size = export_pte(encoder, pte)
@@ -54,14 +54,15 @@ def measure(checkpoint: Path, cells: list, indexes: dict[str, Path]) -> dict:
            "params": n_params(encoder) - n_params(encoder.ctc),  # the CTC head is training-only, not exported
            "pte_mb": round(size / 1e6, 3), "step_ms": round(step_ms(pte), 3), "dev_cos": ckpt.get("dev_cos"),
            "cells": []}
-    searchers = {name: Searcher.load(path, model=pte) for name, path in indexes.items()}
-    for cell in cells:
-        queries = read_queries(cell.queries)
+    program = PteEncoder(pte)
+    searchers = {name: Searcher(program, index) for name, index in indexes.items()}
+    for spoken in cells:
+        queries = read_queries(spoken.queries)
         mrr = {name: round(evaluate(s, queries, ("s2r",), progress=False)["s2r"].mrr10, 3)
                for name, s in searchers.items()}
-        row["cells"].append({"voice": cell.voice, "condition": cell.condition,
-                             "cer": round(cer(encoder, cell.queries), 3), "mrr@10": mrr})
-        print(f"{checkpoint.name} {cell.voice} {cell.condition}: {json.dumps(row['cells'][-1])}", file=sys.stderr)
+        row["cells"].append({"voice": spoken.voice, "condition": spoken.condition,
+                             "cer": round(cer(encoder, spoken.queries), 3), "mrr@10": mrr})
+        print(f"{checkpoint.name} {spoken.voice} {spoken.condition}: {json.dumps(row['cells'][-1])}", file=sys.stderr)
     return row
 
 
@@ -134,17 +135,18 @@ def report(rows: list[dict], n_queries: int, command: str) -> str:
 
 def main() -> None:
     parser = checkpoints_parser(__doc__.splitlines()[0])
-    parser.add_argument("--reference", type=existing_file, help="a checkpoint of another recipe, measured and drawn apart")
+    parser.add_argument("--reference", type=existing_file,
+                        help="a checkpoint of another recipe, measured and drawn apart")
     args = parser.parse_args()
     cells = speak_cells(args)
-    indexes = {name: bench_index(n) for name, n in INDEXES.items()}
+    indexes = {name: DocIndex.load(bench_index(n)) for name, n in INDEXES.items()}
     rows = [measure(c, cells, indexes) for c in args.checkpoints]
     reference = measure(args.reference, cells, indexes) if args.reference else None
     everything = rows + ([reference] if reference else [])
     print(json.dumps(everything))
     if args.no_write:
         return
-    plot(rows, reference, {name: len(DocIndex.load(path)) for name, path in indexes.items()}, HERE / "size_curve.png")
+    plot(rows, reference, {name: len(index) for name, index in indexes.items()}, HERE / "size_curve.png")
     command = " ".join([".venv/bin/python benchmarks/size_curve.py", *sys.argv[1:]])
     write_section("size-curve", report(everything, len(read_queries(cells[0].queries, need_audio=False)), command))
     print("wrote the size-curve section of benchmarks/RESULTS.md and benchmarks/size_curve.png", file=sys.stderr)

@@ -221,8 +221,8 @@ def training_texts(args: argparse.Namespace) -> list[str]:
     banned = held | {normalise(t) for _, t in near_copies(held, texts)}
     kept, seen = [], set(banned)
     for t in texts:
-        if normalise(t) not in seen:
-            seen.add(normalise(t))
+        if (key := normalise(t)) not in seen:
+            seen.add(key)
             kept.append(t)
     if len(kept) < len(texts):
         print(f"dropped {len(texts) - len(kept)} texts that are repeats or (near copies of) test or dev queries",
