@@ -4,7 +4,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins wordnet-base fortunes sox \
+APT_PACKAGES := espeak-ng flite libportaudio2 libsndfile1 pulseaudio pulseaudio-utils libasound2-plugins wordnet-base fortunes trans-de-en sox \
 	default-jdk-headless junit4 cmake gcc g++ python3-dev libhnswlib-dev nlohmann-json3-dev libssl-dev
 STAMP := $(VENV)/.installed
 
@@ -52,7 +52,7 @@ gpu-bundle: setup
 	gcc -shared -fPIC -O2 -o .gpu/libpcaudio.so.0 scripts/gpu_host/pcaudio_stub.c
 	$(BIN)/pip download -q --only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64 \
 		--platform manylinux2014_x86_64 --no-deps -d .gpu/whl soundfile cffi pycparser
-	$(BIN)/s2r-edge synth --targets-out .gpu/texts.npz --wordnet 100000 --fortunes 10000
+	$(BIN)/s2r-edge synth --targets-out .gpu/texts.npz --wordnet 100000 --fortunes 10000 --ding 20000
 	du -sh .gpu
 
 # Compact index vs FAISS / USearch / exact (about 19 min on 2 cores; needs the bench extra and `make eval`'s audio).

@@ -201,19 +201,20 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def training_texts(args: argparse.Namespace) -> list[str]:
-    """Bundled app texts, extra files, WordNet sentences and fortunes, each once, minus test/dev query texts and
-    their near copies."""
+    """Bundled app texts, extra files, WordNet sentences, fortunes and Ding sentences, each once, minus test/dev
+    query texts and their near copies."""
     import random
 
     from s2r_edge.texts import (
-        bundled_training_texts, fortune_sentences, held_out_texts, near_copies, normalise, read_texts,
-        wordnet_sentences,
+        bundled_training_texts, ding_sentences, fortune_sentences, held_out_texts, near_copies, normalise,
+        read_texts, wordnet_sentences,
     )
 
     texts = [] if args.no_bundled else bundled_training_texts()
     for path in args.texts or []:
         texts += read_texts(path)
-    for n, source in ((args.wordnet, wordnet_sentences), (args.fortunes, fortune_sentences)):
+    sources = ((args.wordnet, wordnet_sentences), (args.fortunes, fortune_sentences), (args.ding, ding_sentences))
+    for n, source in sources:
         if n:
             pool = source()
             texts += random.Random(args.seed).sample(pool, min(n, len(pool)))
@@ -375,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--texts", action="append", type=Path, help="extra text file (.txt lines or .jsonl 'text'); repeatable")
     sy.add_argument("--wordnet", type=int, default=0, help="add this many WordNet example sentences (default 0)")
     sy.add_argument("--fortunes", type=int, default=0, help="add this many short fortune-cookie quotations (default 0)")
+    sy.add_argument("--ding", type=int, default=0, help="add this many everyday example sentences of the Ding "
+                    "dictionary (default 0)")
     sy.add_argument("--no-bundled", action="store_true", help="leave out the bundled app-style training texts")
     sy.add_argument("--voices", default=None, help="comma-separated voice specs (default: the training voices)")
     sy.add_argument("--voices-per-text", type=int, default=1, help="voices speaking each text (default 1)")

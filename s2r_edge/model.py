@@ -172,14 +172,17 @@ class StreamingEncoder(nn.Module):
         if spec_augment:
             mel = mask_mel(mel)
         b, n, m = mel.shape
-        x = self.inp(mel.reshape(b, n // self.cfg.stack, self.cfg.stack * m))
+        return self.body(self.inp(mel.reshape(b, n // self.cfg.stack, self.cfg.stack * m)), caches)
+
+    def body(self, x: torch.Tensor, caches: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Input frames (B, L, D) -> encoder frames and the new conv caches (the blocks, whatever feeds them)."""
         new_caches = []
         for block, cache in zip(self.blocks, caches):
             x, cache = block(x, cache)
             new_caches.append(cache)
         return self.norm(x), new_caches
 
-    def _pool(
+    def pool(
         self, x: torch.Tensor, m: torch.Tensor, s: torch.Tensor, acc: torch.Tensor, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Running softmax attention pooling (log-sum-exp with a running max), exact across chunks."""
@@ -193,7 +196,8 @@ class StreamingEncoder(nn.Module):
         decay = torch.exp(m - new_m)
         return new_m, s * decay + w.sum(dim=1), acc * decay + (w * x).sum(dim=1)
 
-    def _embed(self, s: torch.Tensor, acc: torch.Tensor) -> torch.Tensor:
+    def embed(self, s: torch.Tensor, acc: torch.Tensor) -> torch.Tensor:
+        """The query vector from the pooling sums: projected to the teacher's space, unit length."""
         return F.normalize(self.proj(acc / s), dim=-1)
 
     def step(self, chunk: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -202,8 +206,8 @@ class StreamingEncoder(nn.Module):
         audio = torch.cat([tail, chunk], dim=1)
         new_tail = audio[:, audio.shape[1] - tail.shape[1] :]
         x, caches = self._encode(audio, caches)
-        m, s, acc = self._pool(x, m, s, acc)
-        return (self._embed(s, acc), new_tail, *caches, m, s, acc)
+        m, s, acc = self.pool(x, m, s, acc)
+        return (self.embed(s, acc), new_tail, *caches, m, s, acc)
 
     def forward(
         self, wav: torch.Tensor, lengths: torch.Tensor | None = None, spec_augment: bool = False
@@ -220,8 +224,8 @@ class StreamingEncoder(nn.Module):
             frame = self.cfg.hop * self.cfg.stack
             n_valid = torch.div(lengths + frame - 1, frame, rounding_mode="floor")
             mask = torch.arange(x.shape[1], device=wav.device)[None, :] < n_valid[:, None]
-        _, s, acc = self._pool(x, *state[-3:], mask=mask)
-        return self._embed(s, acc), self.ctc(x).log_softmax(-1)
+        _, s, acc = self.pool(x, *state[-3:], mask=mask)
+        return self.embed(s, acc), self.ctc(x).log_softmax(-1)
 
 
 class StepModule(nn.Module):

@@ -1,5 +1,5 @@
-"""Text inputs: the docs and queries JSON Lines files of DESIGN.md, and training sentences from WordNet and the
-fortune-cookie quotations."""
+"""Text inputs: the docs and queries JSON Lines files of DESIGN.md, and training sentences from WordNet, the
+fortune-cookie quotations and the Ding dictionary's example sentences."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from s2r_edge.errors import S2RError
 WORDNET_DIR = Path("/usr/share/wordnet")  # Debian package wordnet-base (WordNet 3.0 licence)
 FORTUNES_DIR = Path("/usr/share/games/fortunes")  # Debian package fortunes (fortune-mod, BSD licence)
 FORTUNE_FILES_LEFT_OUT = ("ascii-art", "ethnic", "men-women")  # pictures, and jokes about groups of people
+DING_FILE = Path("/usr/share/trans/de-en")  # Debian package trans-de-en (Ding German-English dictionary, GPL-2+)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,23 @@ def fortune_sentences(fortunes_dir: Path = FORTUNES_DIR) -> list[str]:
             lines = [line.strip() for line in entry.splitlines()]
             text = " ".join(" ".join(line for line in lines if not line.startswith("--")).split())  # no attribution
             if 10 <= len(text) <= 120 and re.fullmatch(r"[A-Za-z0-9 ,.'?!;:\-\"]+", text):
+                seen.setdefault(text, None)
+    return list(seen)
+
+
+def ding_sentences(path: Path = DING_FILE) -> list[str]:
+    """The English example sentences of the Ding dictionary (about 18k of 3 to 16 words, such as "You better go
+    home."), deduplicated: everyday spoken phrasing, the register of voice queries that the other sources lack."""
+    if not path.is_file():
+        raise S2RError(f"{path}: no such file: install the Debian package trans-de-en")
+    seen: dict[str, None] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("#") or "::" not in line:
+            continue
+        for phrase in re.split(r"[|;]", line.split("::", 1)[1]):  # the English side: variants and examples
+            text = " ".join(re.sub(r"\[[^]]*]|\{[^}]*}|<[^>]*>", "", phrase).replace("\u2019", "'").split())  # no tags
+            if (re.fullmatch(r"[A-Z][A-Za-z0-9 ,.'?!:\-]+[.?!]", text) and 3 <= len(text.split()) <= 16
+                    and not re.search(r"\b(sb|sth|etc)\b", text)):  # whole sentences, no "to do sth. for sb."
                 seen.setdefault(text, None)
     return list(seen)
 

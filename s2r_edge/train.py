@@ -127,11 +127,7 @@ def distill_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The three-part loss on one batch; returns it and its parts for logging."""
     emb, logp = encoder(wav, lengths, spec_augment=encoder.training)
-    cos = (emb * targets).sum(-1)
-    logits = emb @ targets.T / cfg.temperature
-    same_text = text_ids[:, None] == text_ids[None, :]
-    logits = logits.masked_fill(same_text & ~torch.eye(len(emb), dtype=torch.bool, device=emb.device), -1e4)
-    nce = F.cross_entropy(logits, torch.arange(len(emb), device=emb.device))
+    cos, nce = teacher_loss(emb, targets, text_ids, cfg.temperature)
     frame = encoder.cfg.hop * encoder.cfg.stack
     in_lens = torch.div(lengths + frame - 1, frame, rounding_mode="floor")
     flat = torch.tensor([c for seq in labels for c in seq], dtype=torch.long)
@@ -142,13 +138,29 @@ def distill_loss(
     return loss, {"cos": cos.mean().item(), "nce": nce.item(), "ctc": ctc.item()}
 
 
+def teacher_loss(
+    emb: torch.Tensor, targets: torch.Tensor, text_ids: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine of each embedding to its teacher vector (B,), and InfoNCE against the batch's other texts' vectors
+    (a row spoken twice in a batch is not its own negative)."""
+    cos = (emb * targets).sum(-1)
+    logits = emb @ targets.T / temperature
+    same_text = text_ids[:, None] == text_ids[None, :]
+    logits = logits.masked_fill(same_text & ~torch.eye(len(emb), dtype=torch.bool, device=emb.device), -1e4)
+    return cos, F.cross_entropy(logits, torch.arange(len(emb), device=emb.device))
+
+
 def split_by_text(data: SpeechSet, fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Utterance indices for train and dev, split by text so dev texts are unseen."""
-    n_texts = len(data.texts)
-    dev_texts = set(random.Random(seed).sample(range(n_texts), max(1, int(n_texts * fraction))))
-    train = [i for i in range(len(data)) if data.text_ids[i] not in dev_texts]
-    dev = [i for i in range(len(data)) if data.text_ids[i] in dev_texts]
+    dev_ids = dev_texts(len(data.texts), fraction, seed)
+    train = [i for i in range(len(data)) if data.text_ids[i] not in dev_ids]
+    dev = [i for i in range(len(data)) if data.text_ids[i] in dev_ids]
     return train, dev
+
+
+def dev_texts(n_texts: int, fraction: float, seed: int) -> set[int]:
+    """The ids of the texts held out for dev: a seeded `fraction` of them, at least one."""
+    return set(random.Random(seed).sample(range(n_texts), max(1, int(n_texts * fraction))))
 
 
 def train(
