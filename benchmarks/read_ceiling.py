@@ -1,0 +1,192 @@
+"""Reading against hearing: the student's own body (its causal blocks, pooling and projection) fed a transcript's
+characters instead of sound, and taught with the training texts alone, as the student is (cosine + InfoNCE to the
+teacher). It bounds what a student of that width, taught with those texts, can reach even with perfect hearing.
+
+Each run is a width and a share of the training texts. Scored on the benchmark's test transcripts among the app docs
+alone and among the app docs plus 100,000 distractors, beside the teacher on the same transcripts (cascade-gt).
+Writes the `read-ceiling` section of benchmarks/RESULTS.md (or `--section`). Run: .venv/bin/python
+benchmarks/read_ceiling.py --help
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from s2r_edge.errors import S2RError
+from s2r_edge.evaluate import reciprocal_rank
+from s2r_edge.index import DocIndex
+from s2r_edge.model import CHARS, ModelConfig, StreamingEncoder, n_params, text_to_labels
+from s2r_edge.synth import load_targets
+from s2r_edge.teacher import embed_texts
+from s2r_edge.texts import DEMO_QUERIES, Query, read_queries
+from s2r_edge.train import TrainConfig, dev_texts, teacher_loss
+
+from ear_cer import existing_file
+from eval_bench import bench_index, positive_int
+from results import write_section
+from size_curve import INDEXES
+
+
+class Reader(nn.Module):
+    """Characters -> an embedding per character -> the student's blocks, pooling and projection -> query vector."""
+
+    def __init__(self, cfg: ModelConfig, dropout: float) -> None:
+        super().__init__()
+        self.chars = nn.Embedding(len(CHARS) + 1, cfg.dim, padding_idx=0)
+        self.student = StreamingEncoder(cfg, dropout)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (B, L), 0-padded -> unit vectors (B, emb_dim)."""
+        state = self.student.initial_state(len(ids))
+        x, _ = self.student.body(self.chars(ids), state[1:-3])
+        _, s, acc = self.student.pool(x, *state[-3:], mask=ids > 0)
+        return self.student.embed(s, acc)
+
+    def n_params(self) -> int:
+        """Parameters of the part a speech student shares (blocks, pooling, projection): no front end, no CTC."""
+        unused = (self.student.frontend, self.student.inp, self.student.ctc)
+        return n_params(self.student) - sum(n_params(m) for m in unused)
+
+
+def char_ids(texts: list[str]) -> torch.Tensor:
+    """Texts as 0-padded rows of character ids (the CTC alphabet: lower case letters, apostrophe, space)."""
+    rows = [text_to_labels(t) or [1] for t in texts]
+    ids = torch.zeros(len(rows), max(map(len, rows)), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row)
+    return ids
+
+
+@torch.no_grad()
+def embed(reader: Reader, texts: list[str], batch: int = 256) -> np.ndarray:
+    """The reader's unit vectors of `texts` (eval mode: no dropout)."""
+    reader.eval()
+    return torch.cat([reader(char_ids(texts[i : i + batch])) for i in range(0, len(texts), batch)]).numpy()
+
+
+def mrr10(vectors: np.ndarray, queries: list[Query], index: DocIndex) -> float:
+    """MRR@10 of query vectors searched in `index` (its own search: the compact walk where it has one)."""
+    ranks = [reciprocal_rank([h.id for h in index.search(v, k=10)], q.relevant) for v, q in zip(vectors, queries)]
+    return float(np.mean(ranks))
+
+
+@dataclass(frozen=True)
+class Run:
+    """A reader width and the share of the training texts it is taught with."""
+
+    width: int
+    share: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str) -> Run:
+        """`W` (all texts) or `W@S`, S in (0, 1]."""
+        width, _, share = text.partition("@")
+        try:
+            run = cls(int(width), float(share) if share else 1.0)
+        except ValueError:
+            run = cls(0)
+        if run.width < 8 or not 0 < run.share <= 1:
+            raise argparse.ArgumentTypeError(f"expected WIDTH or WIDTH@SHARE (e.g. 128@0.25), got {text!r}")
+        return run
+
+
+def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: list[int], dev_idx: list[int],
+                 epochs: int, batch_size: int, cfg: TrainConfig) -> tuple[Reader, list[float], float]:
+    """Teach a reader; returns it, the dev cosine after each epoch and the median seconds per epoch."""
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    idx = rng.sample(train_idx, round(len(train_idx) * run.share))
+    reader = Reader(ModelConfig(dim=run.width), cfg.dropout)
+    opt = torch.optim.AdamW(reader.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps = epochs * math.ceil(len(idx) / batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.1)
+    target = torch.from_numpy(targets.astype(np.float32))
+    dev_cos, seconds = [], []
+    for epoch in range(epochs):
+        reader.train()
+        t0 = time.time()
+        order = sorted(idx, key=lambda i: len(texts[i]) + rng.uniform(0, 16))  # similar lengths, little padding
+        plan = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        rng.shuffle(plan)
+        for batch in tqdm(plan, desc=f"w{run.width}@{run.share:g} epoch {epoch + 1}/{epochs}", mininterval=10):
+            cos, nce = teacher_loss(reader(char_ids([texts[i] for i in batch])), target[batch],
+                                    torch.tensor(batch), cfg.temperature)
+            loss = (1 - cos).mean() + cfg.contrastive_weight * nce
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        seconds.append(time.time() - t0)
+        dev_cos.append(float((embed(reader, [texts[i] for i in dev_idx]) * targets[dev_idx]).sum(-1).mean()))
+        print(f"w{run.width}@{run.share:g} epoch {epoch + 1}: dev cosine {dev_cos[-1]:.3f}", file=sys.stderr)
+    return reader, dev_cos, float(np.median(seconds))
+
+
+def report(rows: list[dict], teacher: dict[str, float], n_queries: int, n_texts: int, command: str) -> str:
+    """One table row per reader, and the teacher's own row."""
+    far = list(INDEXES)[1]
+    lines = ["| width | texts taught | params (body) | s / epoch | dev cos by epoch | MRR@10 app docs "
+             f"| MRR@10 {far} |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['width']} | {r['texts']:,} | {r['params'] / 1e6:.2f} M | {r['epoch_s']:.0f} "
+              f"| {' → '.join(f'{c:.3f}' for c in r['dev_cos'])} | {r['mrr@10']['app docs']:.3f} "
+              f"| {r['mrr@10'][far]:.3f} |" for r in rows]
+    lines.append(f"| teacher (cascade-gt) | - | - | - | 1 | {teacher['app docs']:.3f} | {teacher[far]:.3f} |")
+    return (f"Command: `{command}`\n\n"
+            f"Readers: the student's blocks, pooling and projection at each width, fed characters, taught with the "
+            f"training texts alone (cosine + InfoNCE, as the speech student). Dev cos: "
+            f"cosine to the teacher on {n_texts:,} held-out training texts. MRR@10 over the {n_queries} test "
+            f"transcripts, perfectly heard.\n\n" + "\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--texts", type=existing_file, required=True,
+                        help="texts and teacher vectors from `s2r-edge synth --targets-out`")
+    parser.add_argument("--runs", nargs="+", type=Run.parse, default=[Run(64), Run(128), Run(256)],
+                        help="WIDTH or WIDTH@SHARE of the training texts (default: 64 128 256)")
+    parser.add_argument("--epochs", type=positive_int, default=4, help="passes over the texts per run (default 4)")
+    parser.add_argument("--batch-size", type=positive_int, default=128, help="texts per step (default 128)")
+    parser.add_argument("--section", default="read-ceiling", help="the RESULTS.md section to write "
+                        "(another name keeps a comparison beside the main table)")
+    parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
+    args = parser.parse_args()
+    try:
+        texts, targets = load_targets(args.texts)
+    except S2RError as exc:
+        parser.error(str(exc))
+    cfg = TrainConfig(lr=3e-3)
+    dev = dev_texts(len(texts), cfg.dev_fraction, cfg.seed)
+    train_idx, dev_idx = [i for i in range(len(texts)) if i not in dev], sorted(dev)
+    queries = read_queries(DEMO_QUERIES, need_audio=False)
+    indexes = {name: DocIndex.load(bench_index(n)) for name, n in INDEXES.items()}
+    truth = embed_texts([q.text for q in queries])
+    teacher = {name: mrr10(truth, queries, index) for name, index in indexes.items()}
+    rows = []
+    for run in args.runs:
+        reader, dev_cos, epoch_s = train_reader(run, texts, targets, train_idx, dev_idx, args.epochs,
+                                                args.batch_size, cfg)
+        vectors = embed(reader, [q.text for q in queries])
+        rows.append({"width": run.width, "share": run.share, "texts": round(len(train_idx) * run.share),
+                     "params": reader.n_params(), "epoch_s": epoch_s, "dev_cos": dev_cos,
+                     "mrr@10": {name: mrr10(vectors, queries, index) for name, index in indexes.items()}})
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    print(json.dumps({"teacher": teacher, "runs": rows}))
+    if not args.no_write:
+        command = " ".join([".venv/bin/python benchmarks/read_ceiling.py", *sys.argv[1:]])
+        write_section(args.section, report(rows, teacher, len(queries), len(dev_idx), command))
+        print(f"wrote the {args.section} section of benchmarks/RESULTS.md", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
