@@ -201,13 +201,13 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def training_texts(args: argparse.Namespace) -> list[str]:
-    """Bundled app texts, extra files, WordNet sentences, fortunes, Ding sentences and spans cut from them, each
-    once, minus test/dev query texts and their near copies."""
+    """Bundled app texts, extra files, WordNet sentences, fortunes and Ding sentences, each once, minus test/dev
+    query texts and their near copies."""
     import random
 
     from s2r_edge.texts import (
         bundled_training_texts, ding_sentences, fortune_sentences, held_out_texts, near_copies, normalise,
-        read_texts, word_spans, wordnet_sentences,
+        read_texts, wordnet_sentences,
     )
 
     texts = [] if args.no_bundled else bundled_training_texts()
@@ -218,7 +218,6 @@ def training_texts(args: argparse.Namespace) -> list[str]:
         if n:
             pool = source()
             texts += random.Random(args.seed).sample(pool, min(n, len(pool)))
-    texts += word_spans(texts, args.spans, args.seed)
     held = held_out_texts()
     banned = held | {normalise(t) for _, t in near_copies(held, texts)}
     kept, seen = [], set(banned)
@@ -379,8 +378,6 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--fortunes", type=int, default=0, help="add this many short fortune-cookie quotations (default 0)")
     sy.add_argument("--ding", type=int, default=0, help="add this many everyday example sentences of the Ding "
                     "dictionary (default 0)")
-    sy.add_argument("--spans", type=int, default=0, help="add this many runs of 3 to 8 consecutive words cut from "
-                    "the other texts: query-length phrases (default 0)")
     sy.add_argument("--no-bundled", action="store_true", help="leave out the bundled app-style training texts")
     sy.add_argument("--voices", default=None, help="comma-separated voice specs (default: the training voices)")
     sy.add_argument("--voices-per-text", type=int, default=1, help="voices speaking each text (default 1)")

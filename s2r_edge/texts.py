@@ -4,7 +4,6 @@ fortune-cookie quotations and the Ding dictionary's example sentences."""
 from __future__ import annotations
 
 import json
-import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,20 +161,6 @@ def ding_sentences(path: Path = DING_FILE) -> list[str]:
                     and not re.search(r"\b(sb|sth|etc)\b", text)):  # whole sentences, no "to do sth. for sb."
                 seen.setdefault(text, None)
     return list(seen)
-
-
-def word_spans(texts: list[str], n: int, seed: int = 0, words: tuple[int, int] = (3, 8)) -> list[str]:
-    """`n` runs of 3 to 8 consecutive words cut at random from the longer `texts`: query-length phrases, each with
-    its own teacher vector, so a student is taught with many more texts than there are sentences."""
-    rng = random.Random(seed)
-    long = [t.split() for t in texts if len(t.split()) > words[0]]
-    spans = []
-    for _ in range(n if long else 0):
-        sentence = rng.choice(long)
-        k = rng.randint(words[0], min(words[1], len(sentence) - 1))
-        start = rng.randint(0, len(sentence) - k)
-        spans.append(" ".join(sentence[start : start + k]).strip(",;:\"'"))
-    return spans
 
 
 def read_texts(path: str | Path) -> list[str]:

@@ -151,8 +151,8 @@ def test_training_texts_mix_sources_once_each_and_never_a_test_query(tmp_path, c
     extra = tmp_path / "extra.txt"
     extra.write_text(f"play some jazz in the kitchen\nPlay some jazz in the kitchen!\n{test_text}\n")
     args = build_parser().parse_args(["synth", "--no-bundled", "--texts", str(extra), "--fortunes", "5", "--wordnet", "5",
-                                      "--ding", "5", "--spans", "4"])
+                                      "--ding", "5"])
     texts = training_texts(args)
-    assert texts[0] == "play some jazz in the kitchen" and len(texts) == 20  # 1 of the file's 3, 3 x 5 sampled, 4 spans
+    assert texts[0] == "play some jazz in the kitchen" and len(texts) == 16  # 1 of the file's 3, 3 x 5 sampled
     assert test_text not in texts
     assert "dropped 2 texts" in capsys.readouterr().err

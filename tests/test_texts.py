@@ -20,7 +20,6 @@ from s2r_edge.texts import (
     read_docs,
     read_queries,
     read_texts,
-    word_spans,
     wordnet_sentences,
 )
 
@@ -96,12 +95,3 @@ def test_ding_sentences_are_whole_everyday_sentences(tmp_path):
     assert all(s[0].isupper() and s[-1] in ".?!" and not re.search(r"\b(sb|sth)\b|[\[{<|;]", s) for s in sentences)
     with pytest.raises(S2RError, match="install the Debian package trans-de-en"):
         ding_sentences(tmp_path / "de-en")
-
-
-def test_word_spans_are_short_runs_of_consecutive_words():
-    texts = ["the quick brown fox jumps over the lazy dog today", "too short", "one two three four"]
-    spans = word_spans(texts, 50, seed=3)
-    assert len(spans) == 50 and spans == word_spans(texts, 50, seed=3)
-    assert all(3 <= len(s.split()) <= 8 for s in spans)
-    assert all(f" {s} " in f" {texts[0]} " or f" {s} " in f" {texts[2]} " for s in spans)
-    assert word_spans(["too short"], 5) == []
