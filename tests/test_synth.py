@@ -7,10 +7,26 @@ import pytest
 from s2r_edge.audio import load_audio
 from s2r_edge.cascade import transcribe
 from s2r_edge.errors import S2RError
-from s2r_edge.synth import SpeechSet, SynthConfig, synthesize
+from s2r_edge.synth import SpeechSet, SynthConfig, load_targets, synthesize, write_targets
 from s2r_edge.texts import read_queries
 from s2r_edge.voices import KOKORO_VOICES, Voice
 from tests.test_cli import cli
+
+
+def test_targets_file_keeps_each_vector_within_a_cosine_of_0_9999(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(50, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    write_targets([f"text {i}" for i in range(50)], vectors, tmp_path / "t.npz")
+    texts, back = load_targets(tmp_path / "t.npz")
+    assert texts[7] == "text 7" and back.dtype == np.float16
+    cos = (back * vectors).sum(1) / np.linalg.norm(back.astype(np.float32), axis=1)
+    assert cos.min() > 0.9999
+    np.savez_compressed(tmp_path / "old.npz", texts=np.array(["a", "b"]), targets=vectors[:2].astype(np.float16))
+    assert np.array_equal(load_targets(tmp_path / "old.npz")[1], vectors[:2].astype(np.float16))  # float16, as before
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 cut short")
+    with pytest.raises(S2RError, match="not a texts-and-targets file"):
+        load_targets(tmp_path / "bad.npz")
 
 
 def test_texts_become_speech_with_their_targets(tmp_path):
