@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Synthesize the training set and train the student on a bare GPU host (DESIGN.md § GPU host):
 # no registry there, so espeak-ng/flite come as .deb files unpacked into /tmp, the teacher's targets come
-# precomputed, and only the trained checkpoint comes back. Prepare the bundle here with `make gpu-bundle` (about 60 MB).
+# precomputed, and only the trained checkpoint comes back. Prepare the bundle here with `make gpu-bundle` (48 MB).
 # Usage (on the host, in the repo root): OUT=dir scripts/gpu_host/train.sh [s2r-edge train options]
 set -euo pipefail
 bundle=${BUNDLE:-.gpu}
