@@ -2,8 +2,9 @@
 benchmark's spoken test queries, per voice and condition, for one or more checkpoints side by side.
 
 No transcript is used at run time; this is a diagnostic of the encoder (DESIGN.md: the voice gap between the
-training voices and the held-out neural voice is what keeps s2r from working). Writes the `ear-cer` section of
-benchmarks/RESULTS.md. Run: .venv/bin/python benchmarks/ear_cer.py CHECKPOINT [CHECKPOINT ...]
+training voices and the held-out neural voice is what keeps s2r from working). With `--read`, the teacher also reads
+each greedy transcript: how well a perfect reader of that ear could retrieve. Writes the `ear-cer` section of
+benchmarks/RESULTS.md (or `--section`). Run: .venv/bin/python benchmarks/ear_cer.py CHECKPOINT [CHECKPOINT ...]
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from s2r_edge.index import DocIndex
 from s2r_edge.model import CHARS, StreamingEncoder, load_checkpoint, text_to_labels
-from s2r_edge.texts import read_queries
+from s2r_edge.teacher import embed_texts
+from s2r_edge.texts import Query, read_queries
 from s2r_edge.train import collate
 
-from eval_bench import add_cell_args, make_audio, test_queries
+from eval_bench import DISTRACTORS, INDEXES, add_cell_args, bench_index, make_audio, mrr10, test_queries
 from results import write_section
 
 
@@ -41,17 +44,28 @@ def edit_distance(a: str, b: str) -> int:
     return int(row[-1])
 
 
-def cer(encoder: StreamingEncoder, queries: Path) -> float:
-    """Total edits / total reference characters over the queries (the CTC targets' characters: lower-cased letters,
-    apostrophe and single spaces)."""
-    edits = chars = 0
-    for q in read_queries(queries):
+def transcripts(encoder: StreamingEncoder, queries: list[Query]) -> list[str]:
+    """What the CTC head hears in each spoken query (greedy)."""
+    heard = []
+    for q in queries:
         wav, _ = collate([sf.read(q.audio, dtype="float32")[0]], encoder.cfg.hop * encoder.cfg.stack)
         with torch.no_grad():
             _, logp = encoder(wav)
-        ref = "".join(CHARS[i - 1] for i in text_to_labels(q.text))
-        edits, chars = edits + edit_distance(ref, greedy(logp[0])), chars + len(ref)
-    return edits / chars
+        heard.append(greedy(logp[0]))
+    return heard
+
+
+def error_rate(queries: list[Query], heard: list[str]) -> float:
+    """Total edits / total reference characters (the CTC targets' characters: lower-cased letters, apostrophe and
+    single spaces)."""
+    refs = ["".join(CHARS[i - 1] for i in text_to_labels(q.text)) for q in queries]
+    return sum(map(edit_distance, refs, heard)) / sum(map(len, refs))
+
+
+def cer(encoder: StreamingEncoder, queries: Path) -> float:
+    """Character error rate of the encoder's CTC head over a spoken queries file."""
+    spoken = read_queries(queries)
+    return error_rate(spoken, transcripts(encoder, spoken))
 
 
 def existing_file(text: str) -> Path:
@@ -76,25 +90,38 @@ def speak_cells(args: argparse.Namespace) -> list:
 
 
 def main() -> None:
-    args = checkpoints_parser(__doc__.splitlines()[0]).parse_args()
+    parser = checkpoints_parser(__doc__.splitlines()[0])
+    parser.add_argument("--read", action="store_true", help="also let the teacher read what each ear hears: MRR@10 "
+                        "among the app docs and +100k distractors, a bound on any reader of that ear")
+    parser.add_argument("--section", default="ear-cer", help="the RESULTS.md section to write")
+    args = parser.parse_args()
     cells = speak_cells(args)
     encoders = {str(c): load_checkpoint(c)[0] for c in args.checkpoints}
+    indexes = {name: DocIndex.load(bench_index(n)) for name, n in INDEXES.items()} if args.read else {}
     rows = []
     for cell in cells:
-        rows.append({"voice": cell.voice, "condition": cell.condition,
-                     **{name: round(cer(encoder, cell.queries), 3) for name, encoder in encoders.items()}})
+        spoken = read_queries(cell.queries)
+        rows.append({"voice": cell.voice, "condition": cell.condition})
+        for name, encoder in encoders.items():
+            heard = transcripts(encoder, spoken)
+            vectors = embed_texts(heard) if indexes else None
+            rows[-1][name] = [round(error_rate(spoken, heard), 3),
+                              *(round(mrr10(vectors, spoken, index), 3) for index in indexes.values())]
         print(json.dumps(rows[-1]), file=sys.stderr)
     n = len(read_queries(cells[0].queries, need_audio=False))
     names = list(encoders)
     table = [f"| voice | condition | {' | '.join(f'`{name}`' for name in names)} |", "|---|---|" + "---|" * len(names)]
-    table += [f"| {r['voice']} | {r['condition']} | {' | '.join(f'{r[name]:.3f}' for name in names)} |" for r in rows]
+    table += [f"| {r['voice']} | {r['condition']} | "
+              f"{' | '.join(' / '.join(f'{v:.3f}' for v in r[name]) for name in names)} |" for r in rows]
+    read = (" / MRR@10 of the teacher reading that greedy transcript, among the app docs alone / among the app docs "
+            f"+{DISTRACTORS // 1000}k distractors (what a perfect reader of this ear could reach)") if indexes else ""
     body = (f"Command: `.venv/bin/python benchmarks/ear_cer.py {' '.join(sys.argv[1:])}`\n\n"
-            f"Character error rate of each checkpoint's CTC head (greedy, fp32 eager) on {n} spoken test queries; "
-            "lower is better, 1.0 is as many errors as characters.\n\n" + "\n".join(table))
+            f"Each cell: character error rate of the checkpoint's CTC head (greedy, fp32 eager; lower is better, 1.0 "
+            f"is as many errors as characters){read}; {n} spoken test queries.\n\n" + "\n".join(table))
     if args.no_write:
         print(json.dumps(rows))
     else:
-        write_section("ear-cer", body)
+        write_section(args.section, body)
         print(body)
 
 

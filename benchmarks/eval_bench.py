@@ -20,12 +20,14 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from s2r_edge.evaluate import evaluate
+import numpy as np
+
+from s2r_edge.evaluate import evaluate, reciprocal_rank
 from s2r_edge.index import DocIndex, ensure_index
 from s2r_edge.noise import Condition
 from s2r_edge.runtime import DEFAULT_MODEL, Searcher
 from s2r_edge.synth import babble_pool, condition_queries, speak_queries
-from s2r_edge.texts import DEMO_DOCS, DEMO_QUERIES, read_docs, read_queries, wordnet_glosses
+from s2r_edge.texts import DEMO_DOCS, DEMO_QUERIES, Query, read_docs, read_queries, wordnet_glosses
 from s2r_edge.voices import HELDOUT_VOICES, JOE
 
 from results import write_section
@@ -37,6 +39,7 @@ SNRS = (20, 10, 5, 0)
 CONDITIONS = ("clean", *(f"{kind}@{snr}" for kind in ("white", "babble") for snr in SNRS), "reverb")
 SYSTEMS = ("s2r", "cascade-asr", "cascade-gt")
 DISTRACTORS = 100_000
+INDEXES = {"app docs": 0, f"+{DISTRACTORS // 1000}k distractors": DISTRACTORS}  # name -> distractors
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,12 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def mrr10(vectors: np.ndarray, queries: list[Query], index: DocIndex) -> float:
+    """MRR@10 of query vectors searched in `index` (its own search: the compact walk where it has one)."""
+    ranks = [reciprocal_rank([h.id for h in index.search(v, k=10)], q.relevant) for v, q in zip(vectors, queries)]
+    return float(np.mean(ranks))
 
 
 def add_cell_args(parser: argparse.ArgumentParser, conditions: tuple[str, ...] = CONDITIONS) -> None:

@@ -24,18 +24,16 @@ from torch import nn
 from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
-from s2r_edge.evaluate import reciprocal_rank
 from s2r_edge.index import DocIndex
 from s2r_edge.model import CHARS, ModelConfig, StreamingEncoder, n_params, text_to_labels
 from s2r_edge.synth import load_targets
 from s2r_edge.teacher import embed_texts
-from s2r_edge.texts import DEMO_QUERIES, Query, read_queries
+from s2r_edge.texts import DEMO_QUERIES, read_queries
 from s2r_edge.train import TrainConfig, dev_texts, teacher_loss
 
 from ear_cer import existing_file
-from eval_bench import bench_index, positive_int
+from eval_bench import INDEXES, bench_index, mrr10, positive_int
 from results import write_section
-from size_curve import INDEXES
 
 
 class Reader(nn.Module):
@@ -73,12 +71,6 @@ def embed(reader: Reader, texts: list[str], batch: int = 256) -> np.ndarray:
     """The reader's unit vectors of `texts` (eval mode: no dropout)."""
     reader.eval()
     return torch.cat([reader(char_ids(texts[i : i + batch])) for i in range(0, len(texts), batch)]).numpy()
-
-
-def mrr10(vectors: np.ndarray, queries: list[Query], index: DocIndex) -> float:
-    """MRR@10 of query vectors searched in `index` (its own search: the compact walk where it has one)."""
-    ranks = [reciprocal_rank([h.id for h in index.search(v, k=10)], q.relevant) for v, q in zip(vectors, queries)]
-    return float(np.mean(ranks))
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,10 @@ from s2r_edge.runtime import PteEncoder, Searcher
 from s2r_edge.texts import read_queries
 
 from ear_cer import cer, checkpoints_parser, existing_file, speak_cells
-from eval_bench import BUILD, DISTRACTORS, bench_index
+from eval_bench import BUILD, INDEXES, bench_index
 from results import write_section
 
 HERE = Path(__file__).resolve().parent
-INDEXES = {"app docs": 0, f"+{DISTRACTORS // 1000}k distractors": DISTRACTORS}
 
 
 def step_ms(pte: Path, chunks: int = 200) -> float:
