@@ -265,8 +265,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from s2r_edge.train import TrainConfig, train
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
-                      workers=args.workers, **({} if args.warp is None else {"warp": tuple(args.warp)}),
-                      **({} if args.tilt_db is None else {"tilt_db": args.tilt_db}))
+                      workers=args.workers)
     budget = None if args.time_budget is None else args.time_budget * 60
     if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget, init=args.init) is not None:
         print(f"wrote {args.out}")
@@ -415,11 +414,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--workers", type=int, default=0, help="DataLoader processes for augmentation (default 0)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--warp", type=float, nargs=2, metavar=("LO", "HI"),
-                   help="scale each utterance's frequency axis by a factor in [LO, HI], as a longer or shorter vocal "
-                        "tract would (default: TrainConfig.warp)")
-    t.add_argument("--tilt-db", type=float, help="tilt each utterance's spectrum by up to this many dB "
-                   "(default: TrainConfig.tilt_db)")
     t.add_argument("--time-budget", type=float, default=None, metavar="MIN",
                    help="stop after the epoch in which MIN minutes have passed; the same command resumes")
     t.set_defaults(func=cmd_train)

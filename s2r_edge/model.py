@@ -84,44 +84,13 @@ class LogMel(nn.Module):
         self.register_buffer("mean", torch.zeros(cfg.n_mels))  # set from training audio (`set_norm`)
         self.register_buffer("std", torch.ones(cfg.n_mels))
 
-    def forward(self, audio: torch.Tensor, voice: Voicing | None = None) -> torch.Tensor:
-        """audio (B, n_fft - hop + n * hop) -> normalised log-mel (B, n, n_mels); `voice` reshapes each row's
-        spectrum as another talker's would be (training only)."""
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """audio (B, n_fft - hop + n * hop) -> normalised log-mel (B, n, n_mels)."""
         spec = F.conv1d(audio.unsqueeze(1), self.basis, stride=self.hop)  # (B, 2 * n_freq, n)
         re, im = spec[:, : self.n_freq], spec[:, self.n_freq :]
         power = (re * re + im * im).transpose(1, 2)  # (B, n, n_freq)
-        if voice is None:
-            return (torch.log(power @ self.fbank + 1e-6) - self.mean) / self.std
-        logmel = torch.log(power @ warp_filterbank(self.fbank, voice.warp) + 1e-6)
-        slope = torch.linspace(-0.5, 0.5, logmel.shape[-1], device=logmel.device)
-        logmel = logmel + (voice.tilt_db * math.log(10) / 10)[:, None, None] * slope  # dB of power -> natural log
+        logmel = torch.log(power @ self.fbank + 1e-6)
         return (logmel - self.mean) / self.std
-
-
-@dataclass(frozen=True)
-class Voicing:
-    """Per-row talker perturbation: `warp` scales the frequency axis (vocal-tract length), `tilt_db` tilts the
-    spectrum (dB from the lowest mel band to the highest). Both (B,) tensors."""
-
-    warp: torch.Tensor
-    tilt_db: torch.Tensor
-
-    @classmethod
-    def sample(cls, batch: int, warp: tuple[float, float], tilt_db: float, device: torch.device) -> Voicing:
-        """Warp uniform in `warp`, tilt uniform in [-tilt_db, tilt_db]."""
-        lo, hi = warp
-        return cls(lo + (hi - lo) * torch.rand(batch, device=device),
-                   tilt_db * (2 * torch.rand(batch, device=device) - 1))
-
-
-def warp_filterbank(fbank: torch.Tensor, warp: torch.Tensor) -> torch.Tensor:
-    """Filters (n_freq, n_mels) read at frequency bin k * warp[b] -> (B, n_freq, n_mels): a warp above 1 moves
-    every resonance up the mel scale, as a shorter vocal tract does (VTLP; linear interpolation between bins)."""
-    n_freq = fbank.shape[0]
-    pos = (torch.arange(n_freq, device=fbank.device) * warp[:, None]).clamp(max=n_freq - 1)  # (B, n_freq)
-    lo = pos.floor().long()
-    frac = (pos - lo)[..., None]
-    return fbank[lo] * (1 - frac) + fbank[(lo + 1).clamp(max=n_freq - 1)] * frac
 
 
 def mask_mel(mel: torch.Tensor, n_freq: int = 2, max_freq: int = 10, n_time: int = 4, max_time: int = 20) -> torch.Tensor:
@@ -196,10 +165,10 @@ class StreamingEncoder(nn.Module):
         return [torch.zeros(s) for s in self.state_shapes(batch)]
 
     def _encode(
-        self, audio: torch.Tensor, caches: list[torch.Tensor], spec_augment: bool = False, voice: Voicing | None = None
+        self, audio: torch.Tensor, caches: list[torch.Tensor], spec_augment: bool = False
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Audio with its left context -> encoder frames (B, L, D) and the new conv caches."""
-        mel = self.frontend(audio, voice)
+        mel = self.frontend(audio)
         if spec_augment:
             mel = mask_mel(mel)
         b, n, m = mel.shape
@@ -241,17 +210,15 @@ class StreamingEncoder(nn.Module):
         return (self.embed(s, acc), new_tail, *caches, m, s, acc)
 
     def forward(
-        self, wav: torch.Tensor, lengths: torch.Tensor | None = None, spec_augment: bool = False,
-        voice: Voicing | None = None,
+        self, wav: torch.Tensor, lengths: torch.Tensor | None = None, spec_augment: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """wav (B, T) zero-padded, T a multiple of hop * stack -> (embedding (B, emb_dim), CTC log-probs (B, L, V)).
 
         With `lengths` (samples per row), frames past each row's end are left out of the pooling.
-        `spec_augment` masks random mel bands and time spans, `voice` warps and tilts each row's spectrum
-        (training only).
+        `spec_augment` masks random mel bands and time spans (training only).
         """
         state = [t.to(wav.device) for t in self.initial_state(wav.shape[0])]
-        x, _ = self._encode(torch.cat([state[0], wav], dim=1), state[1:-3], spec_augment, voice)
+        x, _ = self._encode(torch.cat([state[0], wav], dim=1), state[1:-3], spec_augment)
         mask = None
         if lengths is not None:
             frame = self.cfg.hop * self.cfg.stack

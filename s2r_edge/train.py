@@ -21,8 +21,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
-from s2r_edge.model import (ModelConfig, StreamingEncoder, Voicing, load_checkpoint, n_params, save_checkpoint,
-                            text_to_labels)
+from s2r_edge.model import ModelConfig, StreamingEncoder, load_checkpoint, n_params, save_checkpoint, text_to_labels
 from s2r_edge.noise import NOISE_KINDS, Condition, band_limit, reverberate
 from s2r_edge.synth import SpeechSet
 
@@ -46,8 +45,6 @@ class TrainConfig:
     snr_db: tuple[float, float] = (0.0, 30.0)
     gain_db: tuple[float, float] = (-18.0, 6.0)
     max_lead_s: float = 0.5  # random leading silence
-    warp: tuple[float, float] = (1.0, 1.0)  # frequency-axis scale per utterance: another vocal-tract length
-    tilt_db: float = 0.0  # spectral tilt per utterance, uniform in +-tilt_db from lowest to highest mel band
     dev_fraction: float = 0.05  # texts held out to report generalisation
     seed: int = 0
     device: str = "auto"  # cuda when available, else cpu
@@ -129,10 +126,7 @@ def distill_loss(
     cfg: TrainConfig,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The three-part loss on one batch; returns it and its parts for logging."""
-    voice = None
-    if encoder.training and (cfg.warp != (1.0, 1.0) or cfg.tilt_db):
-        voice = Voicing.sample(len(wav), cfg.warp, cfg.tilt_db, wav.device)
-    emb, logp = encoder(wav, lengths, spec_augment=encoder.training, voice=voice)
+    emb, logp = encoder(wav, lengths, spec_augment=encoder.training)
     cos, nce = teacher_loss(emb, targets, text_ids, cfg.temperature)
     frame = encoder.cfg.hop * encoder.cfg.stack
     in_lens = torch.div(lengths + frame - 1, frame, rounding_mode="floor")

@@ -1,12 +1,10 @@
 """The streaming contract: chunked `step` over an utterance equals the full-utterance forward (eager fp32)."""
 
-import math
-
 import numpy as np
 import torch
 
 from s2r_edge.audio import pad_to_chunks
-from s2r_edge.model import ModelConfig, StreamingEncoder, Voicing
+from s2r_edge.model import ModelConfig, StreamingEncoder
 
 
 def stream(encoder: StreamingEncoder, wav: np.ndarray) -> list[torch.Tensor]:
@@ -49,25 +47,3 @@ def test_padding_mask_matches_unpadded_forward():
         alone, _ = enc(wav)
         masked, _ = enc(padded, lengths=torch.tensor([wav.shape[1]]))
     assert torch.allclose(alone, masked, atol=1e-5)
-
-
-def test_voicing_moves_a_tone_along_the_mel_axis_and_tilts_the_spectrum():
-    frontend = StreamingEncoder(ModelConfig(dim=32, dilations=(1,))).frontend  # mean 0, std 1: plain log-mel
-    t = np.arange(16000) / 16000
-    tone = torch.from_numpy(0.3 * np.sin(2 * np.pi * 1000 * t).astype(np.float32))[None, :]
-
-    def mel(warp: float, tilt_db: float) -> torch.Tensor:
-        return frontend(tone, Voicing(torch.tensor([warp]), torch.tensor([tilt_db])))[0].mean(0)
-
-    assert torch.allclose(mel(1.0, 0.0), frontend(tone)[0].mean(0), atol=1e-5)  # no change is no change
-    peaks = [int(mel(w, 0.0).argmax()) for w in (0.85, 1.0, 1.15)]
-    assert peaks[0] < peaks[1] < peaks[2], peaks  # a shorter vocal tract (warp > 1) sounds higher
-    lift = (mel(1.0, 12.0) - mel(1.0, 0.0)) * 10 / math.log(10)  # natural log of power -> dB
-    assert abs(lift[-1] - lift[0] - 12.0) < 1e-3 and abs(lift.mean()) < 1e-3
-
-
-def test_voicing_samples_within_its_ranges():
-    torch.manual_seed(0)
-    v = Voicing.sample(1000, (0.9, 1.1), 6.0, torch.device("cpu"))
-    assert 0.9 <= v.warp.min() < 0.91 and 1.09 < v.warp.max() <= 1.1
-    assert -6.0 <= v.tilt_db.min() < -5.9 and 5.9 < v.tilt_db.max() <= 6.0
