@@ -206,15 +206,14 @@ def training_texts(args: argparse.Namespace) -> list[str]:
     import random
 
     from s2r_edge.texts import (
-        bundled_training_texts, ding_sentences, fortune_sentences, gcide_citations, held_out_texts, near_copies,
-        normalise, read_texts, wordnet_sentences,
+        bundled_training_texts, ding_sentences, fortune_sentences, held_out_texts, near_copies, normalise,
+        read_texts, wordnet_sentences,
     )
 
     texts = [] if args.no_bundled else bundled_training_texts()
     for path in args.texts or []:
         texts += read_texts(path)
-    sources = ((args.wordnet, wordnet_sentences), (args.fortunes, fortune_sentences), (args.ding, ding_sentences),
-               (args.gcide, gcide_citations))
+    sources = ((args.wordnet, wordnet_sentences), (args.fortunes, fortune_sentences), (args.ding, ding_sentences))
     for n, source in sources:
         if n:
             pool = source()
@@ -379,8 +378,6 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--fortunes", type=int, default=0, help="add this many short fortune-cookie quotations (default 0)")
     sy.add_argument("--ding", type=int, default=0, help="add this many everyday example sentences of the Ding "
                     "dictionary (default 0)")
-    sy.add_argument("--gcide", type=int, default=0, help="add this many literary citations of the GCIDE dictionary "
-                    "(default 0)")
     sy.add_argument("--no-bundled", action="store_true", help="leave out the bundled app-style training texts")
     sy.add_argument("--voices", default=None, help="comma-separated voice specs (default: the training voices)")
     sy.add_argument("--voices-per-text", type=int, default=1, help="voices speaking each text (default 1)")

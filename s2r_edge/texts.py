@@ -1,9 +1,8 @@
 """Text inputs: the docs and queries JSON Lines files of DESIGN.md, and training sentences from WordNet, the
-fortune-cookie quotations, the Ding dictionary's example sentences and GCIDE's citations."""
+fortune-cookie quotations and the Ding dictionary's example sentences."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from dataclasses import dataclass, field
@@ -16,8 +15,6 @@ WORDNET_DIR = Path("/usr/share/wordnet")  # Debian package wordnet-base (WordNet
 FORTUNES_DIR = Path("/usr/share/games/fortunes")  # Debian package fortunes (fortune-mod, BSD licence)
 FORTUNE_FILES_LEFT_OUT = ("ascii-art", "ethnic", "men-women")  # pictures, and jokes about groups of people
 DING_FILE = Path("/usr/share/trans/de-en")  # Debian package trans-de-en (Ding German-English dictionary, GPL-2+)
-GCIDE_FILE = Path("/usr/share/dictd/gcide.dict.dz")  # Debian package dict-gcide (GNU Collaborative International
-# Dictionary of English, GPL-3+), dictzip: gzip that dictd can seek in
 
 
 @dataclass(frozen=True)
@@ -162,25 +159,6 @@ def ding_sentences(path: Path = DING_FILE) -> list[str]:
             text = " ".join(re.sub(r"\[[^]]*]|\{[^}]*}|<[^>]*>", "", phrase).replace("\u2019", "'").split())  # no tags
             if (re.fullmatch(r"[A-Z][A-Za-z0-9 ,.'?!:\-]+[.?!]", text) and 3 <= len(text.split()) <= 16
                     and not re.search(r"\b(sb|sth|etc)\b", text)):  # whole sentences, no "to do sth. for sb."
-                seen.setdefault(text, None)
-    return list(seen)
-
-
-def gcide_citations(path: Path = GCIDE_FILE) -> list[str]:
-    """The quotations that illustrate GCIDE's senses (about 21k whole sentences of 4 to 16 words, such as "Our troops
-    beat an army in plain fight."), author dropped, deduplicated: literary English of four centuries."""
-    if not path.is_file():
-        raise S2RError(f"{path}: no such file: install the Debian package dict-gcide")
-    seen: dict[str, None] = {}
-    quote: list[str] = []
-    with gzip.open(path, "rt", encoding="utf-8", errors="replace") as f:
-        for line in [*f, ""]:
-            if re.match(r" {10,}[^\s\[]", line):  # a citation is indented deeper than its sense; "[1913 Webster]" ends it
-                quote.append(line.strip())
-                continue
-            text = re.sub(r"\s*--\s*[A-Z].*$", "", " ".join(quote))  # no author ("--Milton.")
-            quote = []
-            if re.fullmatch(r"[A-Z][A-Za-z ,;:'\-]+[.?!]", text) and 4 <= len(text.split()) <= 16:
                 seen.setdefault(text, None)
     return list(seen)
 

@@ -14,7 +14,6 @@ from s2r_edge.texts import (
     content_words,
     ding_sentences,
     fortune_sentences,
-    gcide_citations,
     held_out_texts,
     near_copies,
     normalise,
@@ -96,11 +95,3 @@ def test_ding_sentences_are_whole_everyday_sentences(tmp_path):
     assert all(s[0].isupper() and s[-1] in ".?!" and not re.search(r"\b(sb|sth)\b|[\[{<|;]", s) for s in sentences)
     with pytest.raises(S2RError, match="install the Debian package trans-de-en"):
         ding_sentences(tmp_path / "de-en")
-
-
-def test_gcide_citations_are_whole_sentences_without_their_author(tmp_path):
-    citations = gcide_citations()
-    assert len(citations) >= 20_000 and "Our troops beat an army in plain fight." in citations
-    assert all(c[0].isupper() and c[-1] in ".?!" and not re.search(r"--\s*[A-Z]\w*\.$|Webster", c) for c in citations)
-    with pytest.raises(S2RError, match="install the Debian package dict-gcide"):
-        gcide_citations(tmp_path / "gcide.dict.dz")
