@@ -133,7 +133,8 @@ def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: lis
     return reader, dev_cos, float(np.median(seconds))
 
 
-def report(rows: list[dict], teacher: dict[str, dict[str, float]], n_texts: int, command: str) -> str:
+def report(rows: list[dict], teacher: dict[str, dict[str, float]], n_queries: dict[str, int], n_texts: int,
+           command: str) -> str:
     """One table row per reader, and the teacher's own row."""
     cells = [(split, name) for split in QUERY_SETS for name in INDEXES]
     lines = ["| width | texts taught | params (body) | s / epoch | dev cos by epoch | "
@@ -144,7 +145,7 @@ def report(rows: list[dict], teacher: dict[str, dict[str, float]], n_texts: int,
               + " | ".join(f"{r['mrr@10'][split][name]:.3f}" for split, name in cells) + " |" for r in rows]
     lines.append("| teacher (cascade-gt) | - | - | - | 1 | "
                  + " | ".join(f"{teacher[split][name]:.3f}" for split, name in cells) + " |")
-    sizes = ", ".join(f"{len(read_queries(path, need_audio=False))} {split}" for split, path in QUERY_SETS.items())
+    sizes = ", ".join(f"{n} {split}" for split, n in n_queries.items())
     return (f"Command: `{command}`\n\n"
             f"Readers: the student's blocks, pooling and projection at each width, fed characters, taught with the "
             f"training texts alone (cosine + InfoNCE, as the speech student). Dev cos: "
@@ -194,7 +195,8 @@ def main() -> None:
     print(json.dumps({"teacher": teacher, "runs": rows}))
     if not args.no_write:
         command = " ".join([".venv/bin/python benchmarks/read_ceiling.py", *sys.argv[1:]])
-        write_section(args.section, report(rows, teacher, len(dev_idx), command))
+        counts = {split: len(qs) for split, qs in queries.items()}
+        write_section(args.section, report(rows, teacher, counts, len(dev_idx), command))
         print(f"wrote the {args.section} section of benchmarks/RESULTS.md", file=sys.stderr)
 
 
