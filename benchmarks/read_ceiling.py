@@ -102,12 +102,12 @@ class Run:
 
 
 def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: list[int], dev_idx: list[int],
-                 epochs: int, batch_size: int, cfg: TrainConfig, pool_heads: int = 1) -> tuple[Reader, list[float], float]:
+                 epochs: int, batch_size: int, cfg: TrainConfig) -> tuple[Reader, list[float], float]:
     """Teach a reader; returns it, the dev cosine after each epoch and the median seconds per epoch."""
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     idx = rng.sample(train_idx, run.texts(len(train_idx)))
-    reader = Reader(ModelConfig(dim=run.width, pool_heads=pool_heads), cfg.dropout)
+    reader = Reader(ModelConfig(dim=run.width), cfg.dropout)
     opt = torch.optim.AdamW(reader.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = epochs * math.ceil(len(idx) / batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.1)
@@ -161,7 +161,6 @@ def main() -> None:
                         help="WIDTH or WIDTH@SHARE of the training texts (default: 64 128 256)")
     parser.add_argument("--epochs", type=positive_int, default=4, help="passes over the texts per run (default 4)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="texts per step (default 128)")
-    parser.add_argument("--pool-heads", type=positive_int, default=1, help="attention-pooling heads (default 1)")
     parser.add_argument("--section", default="read-ceiling", help="the RESULTS.md section to write "
                         "(another name keeps a comparison beside the main table)")
     parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
@@ -188,7 +187,7 @@ def main() -> None:
     rows = []
     for run in args.runs:
         reader, dev_cos, epoch_s = train_reader(run, texts, targets, train_idx, dev_idx, args.epochs,
-                                                args.batch_size, cfg, args.pool_heads)
+                                                args.batch_size, cfg)
         rows.append({"width": run.width, "share": run.share, "texts": run.texts(len(train_idx)),
                      "params": reader.n_params(), "epoch_s": epoch_s, "dev_cos": dev_cos,
                      "mrr@10": score(lambda texts: embed(reader, texts))})

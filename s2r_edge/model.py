@@ -37,7 +37,6 @@ class ModelConfig:
     dim: int = 192
     dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4, 1, 2)
     kernel: int = 5
-    pool_heads: int = 1  # attention-pooling heads, each weighting its own slice of the frame vector
     emb_dim: int = 384  # the teacher's space
     version: str = "0.1.0"
     teacher: str = "all-MiniLM-L6-v2"
@@ -49,8 +48,6 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.chunk_samples % (self.hop * self.stack):
             raise ValueError("chunk_samples must be a multiple of hop * stack")
-        if self.dim % self.pool_heads:
-            raise ValueError("dim must be a multiple of pool_heads")
 
 
 def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int) -> np.ndarray:
@@ -149,7 +146,7 @@ class StreamingEncoder(nn.Module):
         self.inp = nn.Linear(cfg.stack * cfg.n_mels, cfg.dim)
         self.blocks = nn.ModuleList(CausalBlock(cfg.dim, cfg.kernel, d, dropout) for d in cfg.dilations)
         self.norm = nn.LayerNorm(cfg.dim)
-        self.score = nn.Linear(cfg.dim, cfg.pool_heads)
+        self.score = nn.Linear(cfg.dim, 1)
         self.proj = nn.Linear(cfg.dim, cfg.emb_dim)
         self.ctc = nn.Linear(cfg.dim, len(CHARS) + 1)  # training-only head, not exported
 
@@ -159,8 +156,8 @@ class StreamingEncoder(nn.Module):
         return [
             (batch, cfg.n_fft - cfg.hop),
             *[(batch, b.context, cfg.dim) for b in self.blocks],
-            (batch, cfg.pool_heads),
-            (batch, cfg.pool_heads),
+            (batch, 1),
+            (batch, 1),
             (batch, cfg.dim),
         ]
 
@@ -188,9 +185,8 @@ class StreamingEncoder(nn.Module):
     def pool(
         self, x: torch.Tensor, m: torch.Tensor, s: torch.Tensor, acc: torch.Tensor, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Running softmax attention pooling (log-sum-exp with a running max), exact across chunks; head h
-        weights the h-th slice of each frame vector."""
-        score = SCORE_BOUND * torch.tanh(self.score(x) / SCORE_BOUND)  # (B, L, H)
+        """Running softmax attention pooling (log-sum-exp with a running max), exact across chunks."""
+        score = SCORE_BOUND * torch.tanh(self.score(x) / SCORE_BOUND)  # (B, L, 1)
         if mask is not None:
             score = score.masked_fill(~mask.unsqueeze(2), -SCORE_BOUND)
         new_m = torch.maximum(m, score.amax(dim=1))
@@ -198,15 +194,11 @@ class StreamingEncoder(nn.Module):
         if mask is not None:
             w = w * mask.unsqueeze(2)
         decay = torch.exp(m - new_m)
-        b, n, d = x.shape
-        h = w.shape[2]
-        pooled = (w.unsqueeze(3) * x.reshape(b, n, h, d // h)).sum(dim=1)
-        return new_m, s * decay + w.sum(dim=1), (acc.reshape(b, h, d // h) * decay.unsqueeze(2) + pooled).reshape(b, d)
+        return new_m, s * decay + w.sum(dim=1), acc * decay + (w * x).sum(dim=1)
 
     def embed(self, s: torch.Tensor, acc: torch.Tensor) -> torch.Tensor:
         """The query vector from the pooling sums: projected to the teacher's space, unit length."""
-        b, h = s.shape
-        return F.normalize(self.proj((acc.reshape(b, h, -1) / s.unsqueeze(2)).reshape(b, -1)), dim=-1)
+        return F.normalize(self.proj(acc / s), dim=-1)
 
     def step(self, chunk: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """chunk (B, chunk_samples) + state -> (embedding (B, emb_dim), *new state)."""
