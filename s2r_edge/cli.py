@@ -267,7 +267,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
                       workers=args.workers)
     budget = None if args.time_budget is None else args.time_budget * 60
-    if train(args.data, args.out, cfg, ModelConfig(dim=args.dim, cepstra=args.cepstra), time_budget_s=budget, init=args.init) is not None:
+    if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget, init=args.init) is not None:
         print(f"wrote {args.out}")
 
 
@@ -411,8 +411,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=48)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--dim", type=int, default=192, help="encoder width")
-    t.add_argument("--cepstra", type=int, default=0, metavar="K",
-                   help="feed the encoder each log-mel frame's envelope, its first K cepstral coefficients (default 0: all)")
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--workers", type=int, default=0, help="DataLoader processes for augmentation (default 0)")
     t.add_argument("--seed", type=int, default=0)

@@ -33,7 +33,6 @@ class ModelConfig:
     n_fft: int = 400  # 25 ms analysis window
     hop: int = 160  # 10 ms between mel frames
     n_mels: int = 64
-    cepstra: int = 0  # >0: keep only this many cepstral coefficients of each log-mel frame (its smooth envelope)
     stack: int = 2  # mel frames stacked into one encoder frame (20 ms)
     dim: int = 192
     dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4, 1, 2)
@@ -67,15 +66,6 @@ def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int) -> np.ndarray:
     return fb
 
 
-def lifter(n_mels: int, keep: int) -> np.ndarray:
-    """(n_mels, n_mels) matrix that keeps the first `keep` DCT-II coefficients of a log-mel frame and maps back:
-    the spectral envelope without the pitch harmonics, which tell talkers apart but not words."""
-    k, m = np.arange(keep)[:, None], np.arange(n_mels)[None, :]
-    dct = np.cos(np.pi * k * (2 * m + 1) / (2 * n_mels)) * np.sqrt(2 / n_mels)
-    dct[0] /= np.sqrt(2)  # orthonormal rows
-    return (dct.T @ dct).astype(np.float32)
-
-
 class LogMel(nn.Module):
     """Log-mel front end as a strided convolution with a fixed windowed-DFT kernel (exportable, no stft op)."""
 
@@ -91,8 +81,6 @@ class LogMel(nn.Module):
         self.n_freq = n_freq
         self.register_buffer("basis", torch.tensor(basis, dtype=torch.float32).unsqueeze(1))
         self.register_buffer("fbank", torch.tensor(mel_filterbank(cfg.n_fft, cfg.n_mels, cfg.sample_rate)))
-        smooth = torch.tensor(lifter(cfg.n_mels, cfg.cepstra)) if 0 < cfg.cepstra < cfg.n_mels else None
-        self.register_buffer("lifter", smooth, persistent=False)  # derived from the config, not saved
         self.register_buffer("mean", torch.zeros(cfg.n_mels))  # set from training audio (`set_norm`)
         self.register_buffer("std", torch.ones(cfg.n_mels))
 
@@ -102,8 +90,6 @@ class LogMel(nn.Module):
         re, im = spec[:, : self.n_freq], spec[:, self.n_freq :]
         power = (re * re + im * im).transpose(1, 2)  # (B, n, n_freq)
         logmel = torch.log(power @ self.fbank + 1e-6)
-        if self.lifter is not None:
-            logmel = logmel @ self.lifter
         return (logmel - self.mean) / self.std
 
 

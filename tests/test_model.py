@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from s2r_edge.audio import pad_to_chunks
-from s2r_edge.model import ModelConfig, StreamingEncoder, lifter
+from s2r_edge.model import ModelConfig, StreamingEncoder
 
 
 def stream(encoder: StreamingEncoder, wav: np.ndarray) -> list[torch.Tensor]:
@@ -47,21 +47,3 @@ def test_padding_mask_matches_unpadded_forward():
         alone, _ = enc(wav)
         masked, _ = enc(padded, lengths=torch.tensor([wav.shape[1]]))
     assert torch.allclose(alone, masked, atol=1e-5)
-
-
-def test_lifter_keeps_the_envelope_and_drops_the_harmonic_ripple():
-    bins = np.arange(64)
-    envelope = np.exp(-(((bins - 20) / 8.0) ** 2))  # a formant-like bump: a few cepstral coefficients
-    ripple = 0.5 * np.cos(np.pi * bins * 0.8)  # a fast ripple, like resolved pitch harmonics
-    assert np.abs(envelope @ lifter(64, 20) - envelope).max() < 1e-2
-    left = (envelope + ripple) @ lifter(64, 20) - envelope
-    assert np.sqrt(np.mean(left**2)) < 0.2 * np.sqrt(np.mean(ripple**2))
-
-
-def test_a_cepstral_front_end_still_streams_exactly(speech):
-    torch.manual_seed(0)
-    enc = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2), cepstra=20)).eval()
-    wav = pad_to_chunks(speech[0], enc.cfg.chunk_samples)
-    with torch.no_grad():
-        full, _ = enc(torch.from_numpy(wav[None, :]))
-    assert (stream(enc, wav)[-1] - full).abs().max().item() <= 1e-4
