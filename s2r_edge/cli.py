@@ -265,7 +265,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from s2r_edge.train import TrainConfig, train
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
-                      workers=args.workers)
+                      workers=args.workers, spec_augment=not args.no_spec_augment,
+                      **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight}))
     budget = None if args.time_budget is None else args.time_budget * 60
     if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget, init=args.init) is not None:
         print(f"wrote {args.out}")
@@ -411,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=48)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--dim", type=int, default=192, help="encoder width")
+    t.add_argument("--ctc-weight", type=float, default=None,
+                   help="weight of the character CTC loss that teaches the ear (default: TrainConfig's, 0.5)")
+    t.add_argument("--no-spec-augment", action="store_true", help="do not mask mel bands and time spans in training")
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--workers", type=int, default=0, help="DataLoader processes for augmentation (default 0)")
     t.add_argument("--seed", type=int, default=0)

@@ -38,6 +38,7 @@ class TrainConfig:
     contrastive_weight: float = 1.0
     ctc_weight: float = 0.5
     dropout: float = 0.1
+    spec_augment: bool = True  # mask random mel bands and time spans of every training utterance
     noise_prob: float = 0.5  # share of utterances that get white, pink or babble noise
     reverb_prob: float = 0.2  # share of utterances spoken in a synthetic reverberant room
     band_prob: float = 0.2  # share of utterances band-limited (a phone line, a cheap microphone)
@@ -126,7 +127,7 @@ def distill_loss(
     cfg: TrainConfig,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The three-part loss on one batch; returns it and its parts for logging."""
-    emb, logp = encoder(wav, lengths, spec_augment=encoder.training)
+    emb, logp = encoder(wav, lengths, spec_augment=encoder.training and cfg.spec_augment)
     cos, nce = teacher_loss(emb, targets, text_ids, cfg.temperature)
     frame = encoder.cfg.hop * encoder.cfg.stack
     in_lens = torch.div(lengths + frame - 1, frame, rounding_mode="floor")

@@ -156,3 +156,18 @@ def test_training_texts_mix_sources_once_each_and_never_a_test_query(tmp_path, c
     assert texts[0] == "play some jazz in the kitchen" and len(texts) == 16  # 1 of the file's 3, 3 x 5 sampled
     assert test_text not in texts
     assert "dropped 2 texts" in capsys.readouterr().err
+
+
+def test_train_takes_the_ear_recipe_options(tmp_path):
+    import torch
+
+    from s2r_edge.synth import SynthConfig, synthesize
+    from s2r_edge.teacher import embed_texts
+
+    texts = ["turn on the torch", "call mum on speaker", "open my shopping list", "play something relaxing"]
+    synthesize(texts, SynthConfig(voices=("espeak:en-us",)), embed_texts(texts), progress=False).save(tmp_path / "d.npz")
+    run = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "s.pt"), "--epochs", "1",
+              "--batch-size", "2", "--dim", "32", "--ctc-weight", "2", "--no-spec-augment")
+    assert run.returncode == 0, run.stderr
+    recipe = torch.load(tmp_path / "s.pt", weights_only=False)["train_config"]
+    assert recipe["ctc_weight"] == 2 and recipe["spec_augment"] is False
