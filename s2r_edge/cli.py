@@ -264,6 +264,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from s2r_edge.model import ModelConfig
     from s2r_edge.train import TrainConfig, train
 
+    if args.ctc_weight is not None and not args.ctc_weight >= 0:
+        raise S2RError(f"--ctc-weight must be 0 or more (0 leaves the ear untaught), got {args.ctc_weight:g}")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
                       workers=args.workers, spec_augment=not args.no_spec_augment,
                       **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight}))

@@ -7,8 +7,11 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from s2r_edge.runtime import Searcher
+from s2r_edge.synth import SynthConfig, synthesize
+from s2r_edge.teacher import embed_texts
 from s2r_edge.texts import DEMO_DOCS, read_docs
 from s2r_edge.voices import DEMO_VOICE, Voice
 
@@ -158,12 +161,7 @@ def test_training_texts_mix_sources_once_each_and_never_a_test_query(tmp_path, c
     assert "dropped 2 texts" in capsys.readouterr().err
 
 
-def test_train_takes_the_ear_recipe_options(tmp_path):
-    import torch
-
-    from s2r_edge.synth import SynthConfig, synthesize
-    from s2r_edge.teacher import embed_texts
-
+def test_train_takes_the_ear_recipe_options_and_refuses_a_negative_weight(tmp_path):
     texts = ["turn on the torch", "call mum on speaker", "open my shopping list", "play something relaxing"]
     synthesize(texts, SynthConfig(voices=("espeak:en-us",)), embed_texts(texts), progress=False).save(tmp_path / "d.npz")
     run = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "s.pt"), "--epochs", "1",
@@ -171,3 +169,7 @@ def test_train_takes_the_ear_recipe_options(tmp_path):
     assert run.returncode == 0, run.stderr
     recipe = torch.load(tmp_path / "s.pt", weights_only=False)["train_config"]
     assert recipe["ctc_weight"] == 2 and recipe["spec_augment"] is False
+
+    refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--ctc-weight", "-1")
+    assert refused.returncode == 1 and "--ctc-weight must be 0 or more" in refused.stderr
+    assert not (tmp_path / "n.pt").exists()
