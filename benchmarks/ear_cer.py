@@ -75,9 +75,10 @@ def existing_file(text: str) -> Path:
     return Path(text)
 
 
-def checkpoints_parser(description: str) -> argparse.ArgumentParser:
-    """`CHECKPOINT [CHECKPOINT ...]` and the options that pick the cells (voices, conditions, queries)."""
-    parser = argparse.ArgumentParser(description=description)
+def checkpoints_parser(doc: str) -> argparse.ArgumentParser:
+    """`CHECKPOINT [CHECKPOINT ...]` and the options that pick the cells (voices, conditions, queries); the
+    description is the first paragraph of `doc`, the calling script's docstring."""
+    parser = argparse.ArgumentParser(description=" ".join(doc.split("\n\n")[0].split()))
     parser.add_argument("checkpoints", nargs="+", type=existing_file)
     add_cell_args(parser, conditions=("clean", "babble@10"))
     return parser
@@ -90,7 +91,7 @@ def speak_cells(args: argparse.Namespace) -> list:
 
 
 def main() -> None:
-    parser = checkpoints_parser(__doc__.splitlines()[0])
+    parser = checkpoints_parser(__doc__)
     parser.add_argument("--read", action="store_true", help="also let the teacher read what each ear hears: MRR@10 "
                         "among the app docs and +100k distractors, a bound on any reader of that ear")
     parser.add_argument("--section", default="ear-cer", help="the RESULTS.md section to write")

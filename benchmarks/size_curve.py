@@ -133,7 +133,7 @@ def report(rows: list[dict], n_queries: int, command: str) -> str:
 
 
 def main() -> None:
-    parser = checkpoints_parser(__doc__.splitlines()[0])
+    parser = checkpoints_parser(__doc__)
     parser.add_argument("--reference", type=existing_file,
                         help="a checkpoint of another recipe, measured and drawn apart")
     args = parser.parse_args()
