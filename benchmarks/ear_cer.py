@@ -87,7 +87,7 @@ def checkpoints_parser(doc: str) -> argparse.ArgumentParser:
 def speak_cells(args: argparse.Namespace) -> list:
     """Speak (or reuse) the test queries of every cell the options pick."""
     torch.set_num_threads(1)
-    return make_audio(test_queries(args.every), args.voices.split(","), args.conditions.split(","))
+    return make_audio(test_queries(args.every), args.voices.split(","), args.conditions.split(","), args.respeak)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from s2r_edge.errors import S2RError
 from s2r_edge.evaluate import evaluate, reciprocal_rank
 from s2r_edge.index import DocIndex, ensure_index
 from s2r_edge.noise import Condition
@@ -75,13 +76,28 @@ def test_queries(every: int) -> Path:
     return path
 
 
-def make_audio(queries: Path, voices: list[str], conditions: list[str]) -> list[Cell]:
-    """Speak the queries with each voice, then derive every acoustic condition from the clean audio."""
+def spoken(queries: Path, voice: str, out_dir: Path, respeak: bool = False) -> Path:
+    """`queries` spoken by `voice` into `out_dir`, or the audio an earlier run left there for the same queries:
+    runs then score the very same audio (piper never speaks a text twice alike) and skip minutes of synthesis."""
+    done = out_dir / "queries.jsonl"
+    if not respeak and done.is_file():
+        try:
+            have = [(q.text, q.relevant) for q in read_queries(done)]
+        except S2RError:  # a run stopped while writing, or audio removed since
+            have = []
+        if have == [(q.text, q.relevant) for q in read_queries(queries, need_audio=False)]:
+            return done
+    return speak_queries(queries, voice, out_dir)
+
+
+def make_audio(queries: Path, voices: list[str], conditions: list[str], respeak: bool = False) -> list[Cell]:
+    """Speak the queries with each voice (or reuse what was spoken), then derive every acoustic condition from
+    the clean audio."""
     pool = babble_pool()
     cells = []
     for voice in voices:
         folder = BUILD / "audio" / voice.replace(":", "_").replace("+", "_")
-        clean = speak_queries(queries, voice, folder / "clean")
+        clean = spoken(queries, voice, folder / "clean", respeak)
         for name in conditions:
             cond = Condition.parse(name)
             path = clean if cond.kind == "clean" else condition_queries(clean, cond, folder / cond.name, pool)
@@ -204,6 +220,8 @@ def add_cell_args(parser: argparse.ArgumentParser, conditions: tuple[str, ...] =
     parser.add_argument("--conditions", default=",".join(conditions), help="clean, reverb, white@SNR, babble@SNR...")
     parser.add_argument("--every", type=positive_int, default=1, help="score every N-th test query (a shorter run)")
     parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
+    parser.add_argument("--respeak", action="store_true",
+                        help="speak the queries afresh, not reuse the audio an earlier run left in build/bench/audio")
 
 
 def main() -> None:
@@ -216,7 +234,7 @@ def main() -> None:
     voices, conditions = args.voices.split(","), args.conditions.split(",")
     index = bench_index(args.distractors)
     queries = test_queries(args.every)
-    cells = make_audio(queries, voices, conditions)
+    cells = make_audio(queries, voices, conditions, args.respeak)
     results = run(index, cells, args.workers)
     print(json.dumps(results))
     if args.no_write:
