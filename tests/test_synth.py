@@ -82,9 +82,20 @@ def test_kokoro_speed_changes_duration_and_pitch_keeps_it():
     assert abs(high - fast) < 0.1 * fast
 
 
+def test_kokoro_mix_weights_its_styles():
+    text = "call home"
+    even, same, leaning = (Voice.parse(f"kokoro:{v}").speak(text) for v in
+                           ("jf_nezumi+jm_kumo", "jf_nezumi*2+jm_kumo*2", "jf_nezumi+jm_kumo*4"))
+    assert np.array_equal(even, same)  # only the ratio counts
+    assert not np.array_equal(even, leaning)
+
+
 def test_unknown_kokoro_voice_names_it_and_the_real_ones():
-    for spec in ("kokoro:nobody", "kokoro:jm_kumo+nobody"):
+    for spec in ("kokoro:nobody", "kokoro:jm_kumo+nobody", "kokoro:nobody*2+jm_kumo"):
         with pytest.raises(S2RError, match=r"Kokoro has no voice 'nobody' \(its voices: .*jm_kumo"):
+            Voice.parse(spec)
+    for spec in ("kokoro:jm_kumo*0+jf_nezumi", "kokoro:jm_kumo*-1", "kokoro:jm_kumo*x", "kokoro:jm_kumo*"):
+        with pytest.raises(S2RError, match=r"weight of 'jm_kumo' must be a positive number"):
             Voice.parse(spec)
     assert [Voice.parse(v).spec for v in KOKORO_VOICES] == list(KOKORO_VOICES)
 
