@@ -161,6 +161,21 @@ def _load_kokoro_session():  # type: ignore[no-untyped-def]
     return ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
+def _kokoro_mix(spec: str, name: str) -> list[tuple[str, float]]:
+    """`a*3+b` -> [("a", 3.0), ("b", 1.0)]: a Kokoro voice's styles and their weights, each style checked to exist
+    and each weight to be a positive number."""
+    known = _kokoro_data()[1]
+    mix = []
+    for part in name.split("+"):
+        style, star, weight = part.partition("*")
+        if style not in known:
+            raise S2RError(f"voice {spec!r}: Kokoro has no voice {style!r} (its voices: {', '.join(sorted(known))})")
+        if star and not (re.fullmatch(r"\d+(\.\d*)?|\.\d+", weight) and float(weight) > 0):
+            raise S2RError(f"voice {spec!r}: the weight of {style!r} must be a positive number, as in {style}*0.7")
+        mix.append((style, float(weight) if star else 1.0))
+    return mix
+
+
 def kokoro_phonemes(ipa: str, vocab: dict[str, int]) -> str:
     """espeak-ng US English IPA (one clause per line) -> Kokoro's phoneme string: clauses joined by commas, a
     full stop at the end."""
@@ -203,13 +218,7 @@ class Voice:
     def _parse_kokoro(cls, spec: str, name: str) -> Voice:
         if shutil.which("espeak-ng") is None:
             raise S2RError(f"voice {spec!r} needs espeak-ng for its phonemes, which is not installed: run `make setup`")
-        known = _kokoro_data()[1]
-        for part in name.split("+"):
-            style, star, weight = part.partition("*")
-            if style not in known:
-                raise S2RError(f"voice {spec!r}: Kokoro has no voice {style!r} (its voices: {', '.join(sorted(known))})")
-            if star and not (re.fullmatch(r"\d+(\.\d*)?|\.\d+", weight) and float(weight) > 0):
-                raise S2RError(f"voice {spec!r}: the weight of {style!r} must be a positive number, as in {style}*0.7")
+        _kokoro_mix(spec, name)
         return cls("kokoro", name)
 
     @property
@@ -244,8 +253,8 @@ class Voice:
         if len(tokens) > KOKORO_MAX_TOKENS:
             raise S2RError(f"{self.spec}: text too long ({len(tokens)} phonemes, at most {KOKORO_MAX_TOKENS})")
         rate = max(KOKORO_PITCH_STEP, round(KOKORO_RATE * pitch / KOKORO_PITCH_STEP) * KOKORO_PITCH_STEP)
-        parts = [(part.partition("*")[0], float(part.partition("*")[2] or 1)) for part in self.name.split("+")]
-        style = sum(w * styles[name][len(tokens) - 1] for name, w in parts) / sum(w for _, w in parts)
+        mix = _kokoro_mix(self.spec, self.name)
+        style = sum(w * styles[name][len(tokens) - 1] for name, w in mix) / sum(w for _, w in mix)
         audio = _kokoro_session().run(None, {
             "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
             "style": style.reshape(1, 256).astype(np.float32),
