@@ -262,15 +262,20 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from s2r_edge.model import ModelConfig
-    from s2r_edge.train import TrainConfig, train
+    from s2r_edge.texts import DEMO_DOCS, TRAIN_QUERIES
+    from s2r_edge.train import DocTargets, TrainConfig, train
 
     if args.ctc_weight is not None and not args.ctc_weight >= 0:
         raise S2RError(f"--ctc-weight must be 0 or more (0 leaves the ear untaught), got {args.ctc_weight:g}")
+    if not args.doc_weight >= 0:
+        raise S2RError(f"--doc-weight must be 0 or more (0 turns the retrieval term off), got {args.doc_weight:g}")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
-                      workers=args.workers, spec_augment=not args.no_spec_augment,
+                      workers=args.workers, spec_augment=not args.no_spec_augment, doc_weight=args.doc_weight,
                       **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight}))
+    docs = DocTargets.load(args.docs or DEMO_DOCS, args.doc_queries or TRAIN_QUERIES) if args.doc_weight > 0 else None
     budget = None if args.time_budget is None else args.time_budget * 60
-    if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget, init=args.init) is not None:
+    if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget, init=args.init,
+             docs=docs) is not None:
         print(f"wrote {args.out}")
 
 
@@ -417,6 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--ctc-weight", type=float, default=None,
                    help="weight of the character CTC loss that teaches the ear (default: TrainConfig's, 0.5)")
     t.add_argument("--no-spec-augment", action="store_true", help="do not mask mel bands and time spans in training")
+    t.add_argument("--doc-weight", type=float, default=0.0,
+                   help="weight of the retrieval term: spoken known queries pulled to their docs (default 0: off)")
+    t.add_argument("--docs", type=Path, help="the corpus of the retrieval term (default: the demo docs)")
+    t.add_argument("--doc-queries", type=Path,
+                   help="its labelled training queries (default: the bundled train split); docs' titles count too")
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--workers", type=int, default=0, help="DataLoader processes for augmentation (default 0)")
     t.add_argument("--seed", type=int, default=0)

@@ -2,8 +2,9 @@
 
 Loss = (1 - cosine to the teacher vector) + contrastive InfoNCE against the other texts in the batch
 + an auxiliary character CTC head on the encoder frames (DESIGN.md: without it the student memorises texts
-instead of learning to hear). Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble
-noise, band-limiting. A run can start from an earlier student (`init`) to fine-tune it on new speech.
+instead of learning to hear) + optionally a retrieval term: an utterance of a known query of a corpus (or of a doc's
+title) is pulled to its relevant docs' teacher vectors against all the corpus's other docs, the hard negatives.
+Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble noise, band-limiting. A run can start from an earlier student (`init`) to fine-tune it on new speech.
 Checkpoints after every epoch; a rerun with the same `out` resumes from the last one (also after a time budget).
 """
 
@@ -36,6 +37,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     temperature: float = 0.05  # InfoNCE softmax temperature
     contrastive_weight: float = 1.0
+    doc_weight: float = 0.0  # weight of the retrieval term against the corpus's docs (0: off; needs `DocTargets`)
     ctc_weight: float = 0.5
     dropout: float = 0.1
     spec_augment: bool = True  # mask random mel bands and time spans of every training utterance
@@ -105,6 +107,55 @@ class AugmentedBatches(torch.utils.data.Dataset):
         return wav, lens, torch.from_numpy(self.data.text_ids[batch].astype(np.int64))
 
 
+@dataclass(frozen=True)
+class DocTargets:
+    """The retrieval term's targets: a corpus's docs as teacher vectors, and for each text that is a known query of
+    it (or a doc's title) the share of its relevant docs, a row of `relevance`."""
+
+    vectors: torch.Tensor  # (docs, teacher dim), L2-normalised
+    relevance: torch.Tensor  # (queries, docs): each row sums to 1 over the query's relevant docs
+    rows: dict[str, int]  # normalised query text -> its row of `relevance`
+
+    @classmethod
+    def load(cls, docs_path: str | Path, queries_path: str | Path) -> DocTargets:
+        """Embed the docs of `docs_path` with the teacher; the queries of `queries_path` (and the docs' titles)
+        name their relevant docs. An id that is not a doc is refused by name."""
+        from s2r_edge.teacher import embed_texts
+        from s2r_edge.texts import normalise, read_docs, read_queries
+
+        docs = read_docs(docs_path)
+        col = {d.id: i for i, d in enumerate(docs)}
+        pairs = [(q.text, q.relevant, f"{queries_path}:{q.line}") for q in read_queries(queries_path, need_audio=False)]
+        pairs += [(str(d.meta["title"]), (d.id,), "") for d in docs if d.meta.get("title")]
+        rows: dict[str, int] = {}
+        relevance = torch.zeros(len(pairs), len(docs))
+        for text, relevant, where in pairs:
+            if unknown := [r for r in relevant if r not in col]:
+                raise S2RError(f"{where}: relevant doc {unknown[0]!r} is not in {docs_path}; "
+                               f"give the docs file the queries were labelled against")
+            row = rows.setdefault(normalise(text), len(rows))
+            relevance[row, [col[r] for r in relevant]] = 1.0
+        relevance = relevance[: len(rows)]
+        vectors = torch.from_numpy(embed_texts([d.text for d in docs], progress=True))
+        return cls(vectors, relevance / relevance.sum(1, keepdim=True), rows)
+
+    def text_rows(self, texts: np.ndarray) -> torch.Tensor:
+        """For each text of a dataset, its row of `relevance`, or -1 when it is no known query."""
+        from s2r_edge.texts import normalise
+
+        return torch.tensor([self.rows.get(normalise(str(t)), -1) for t in texts], dtype=torch.long)
+
+
+def doc_loss(emb: torch.Tensor, rows: torch.Tensor, docs: DocTargets, temperature: float) -> torch.Tensor:
+    """Cross-entropy of each known query's embedding over the corpus's docs, against its relevant docs' shares;
+    `rows` (B,) holds -1 for utterances that are no known query, which add nothing."""
+    has = rows >= 0
+    if not has.any():
+        return emb.new_zeros(())
+    logp = F.log_softmax(emb[has] @ docs.vectors.to(emb.device).T / temperature, dim=-1)
+    return -(docs.relevance.to(emb.device)[rows[has]] * logp).sum(-1).mean()
+
+
 def set_norm(encoder: StreamingEncoder, data: SpeechSet, n: int = 200) -> None:
     """Set the front end's log-mel mean/std from `n` training utterances (fixed, so it streams)."""
     fe = encoder.frontend
@@ -125,8 +176,11 @@ def distill_loss(
     text_ids: torch.Tensor,
     labels: list[list[int]],
     cfg: TrainConfig,
+    docs: DocTargets | None = None,
+    doc_rows: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The three-part loss on one batch; returns it and its parts for logging."""
+    """The three-part loss on one batch, plus the retrieval term when `docs` is given (`doc_rows`: each
+    utterance's row of its relevance, -1 for none); returns it and its parts for logging."""
     emb, logp = encoder(wav, lengths, spec_augment=encoder.training and cfg.spec_augment)
     cos, nce = teacher_loss(emb, targets, text_ids, cfg.temperature)
     frame = encoder.cfg.hop * encoder.cfg.stack
@@ -136,7 +190,12 @@ def distill_loss(
         logp.transpose(0, 1).float(), flat, in_lens, torch.tensor([len(s) for s in labels]), zero_infinity=True
     )
     loss = (1 - cos).mean() + cfg.contrastive_weight * nce + cfg.ctc_weight * ctc
-    return loss, {"cos": cos.mean().item(), "nce": nce.item(), "ctc": ctc.item()}
+    parts = {"cos": cos.mean().item(), "nce": nce.item(), "ctc": ctc.item()}
+    if docs is not None and doc_rows is not None:
+        retrieval = doc_loss(emb, doc_rows, docs, cfg.temperature)
+        loss = loss + cfg.doc_weight * retrieval
+        parts["doc"] = retrieval.item()
+    return loss, parts
 
 
 def teacher_loss(
@@ -171,9 +230,11 @@ def train(
     model_cfg: ModelConfig = ModelConfig(),
     time_budget_s: float | None = None,
     init: str | Path | None = None,
+    docs: DocTargets | None = None,
 ) -> StreamingEncoder | None:
     """Train (or resume) a student on the dataset at `data_path` (or on several, as one) and write it to `out`:
-    from the student at `init` if given (fine-tuning; `model_cfg` is then unused), else from scratch.
+    from the student at `init` if given (fine-tuning; `model_cfg` is then unused), else from scratch. With `docs`
+    and `cfg.doc_weight` > 0 the utterances of its known queries also learn the retrieval term.
 
     With `time_budget_s`, stop after the epoch in which the budget runs out and return None: the resume
     checkpoint stays, and the same call continues from it (for hosts that lend a GPU ten minutes at a time).
@@ -189,6 +250,13 @@ def train(
     if not train_idx:
         raise S2RError(f"{', '.join(map(str, paths))}: no training utterances")
     lengths = np.diff(data.offsets)
+    if cfg.doc_weight > 0 and docs is None:
+        raise S2RError("doc_weight > 0 needs the corpus's docs and queries (DocTargets)")
+    doc_rows = docs.text_rows(data.texts) if docs is not None and cfg.doc_weight > 0 else None
+    n_known = 0 if doc_rows is None else int((doc_rows[torch.from_numpy(data.text_ids[train_idx])] >= 0).sum())
+    if doc_rows is not None and not n_known:
+        raise S2RError(f"none of the training utterances of {', '.join(map(str, paths))} speaks a known query of the "
+                       f"docs: speak the queries with `s2r-edge synth --texts QUERIES.jsonl` first")
     steps_per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
 
     resume = out.with_name(out.stem + ".resume.pt")
@@ -214,6 +282,9 @@ def train(
         sched.load_state_dict(ckpt["scheduler"])
     print(f"student: {n_params(encoder) / 1e6:.2f} M params; {len(train_idx)} train / {len(dev_idx)} dev "
           f"utterances; device {device}", flush=True)
+    if doc_rows is not None:
+        print(f"retrieval term: {n_known} training utterances speak a known query of {len(docs.vectors)} docs",
+              flush=True)
 
     targets = torch.from_numpy(data.targets.astype(np.float32))
     labels = [text_to_labels(str(t)) for t in data.texts]
@@ -230,7 +301,7 @@ def train(
         for wav, lens, tids in bar:
             loss, parts = distill_loss(
                 encoder, wav.to(device), lens.to(device), targets[tids].to(device), tids.to(device),
-                [labels[t] for t in tids.tolist()], cfg,
+                [labels[t] for t in tids.tolist()], cfg, docs, None if doc_rows is None else doc_rows[tids].to(device),
             )
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,5 +1,7 @@
 """Distillation on real TTS speech and real teacher targets: a run stopped by its time budget resumes where it left off;
-a run from an earlier student fine-tunes it."""
+a run from an earlier student fine-tunes it; the retrieval term pulls spoken known queries to their docs."""
+
+import json
 
 import pytest
 import torch
@@ -8,7 +10,7 @@ from s2r_edge.errors import S2RError
 from s2r_edge.model import ModelConfig, load_checkpoint
 from s2r_edge.synth import SynthConfig, synthesize
 from s2r_edge.teacher import embed_texts
-from s2r_edge.train import TrainConfig, train
+from s2r_edge.train import DocTargets, TrainConfig, doc_loss, train
 
 TEXTS = ["turn on the torch", "call mum on speaker", "how long do i boil an egg", "open my shopping list",
          "what is the weather like tomorrow", "play something relaxing"]
@@ -52,3 +54,55 @@ def test_fine_tuning_starts_from_the_given_student_and_a_garbage_one_is_refused(
     with pytest.raises(S2RError, match="junk.pt: not a usable s2r-edge checkpoint"):
         train(tmp_path / "d.npz", tmp_path / "again.pt", cfg, init=tmp_path / "junk.pt")
     assert not (tmp_path / "again.pt").exists()
+
+
+DOCS = [{"id": "torch", "text": "Flashlight. Turn the camera light on or off.", "title": "Flashlight"},
+        {"id": "calls", "text": "Calls. Ring a contact, use the speaker, hold or mute."},
+        {"id": "lists", "text": "Shopping list. Add, tick off and share the things to buy.", "title": "Shopping List"}]
+QUERIES = [{"text": "Turn on the torch", "relevant": ["torch"]},
+           {"text": "call mum on speaker", "relevant": ["calls", "torch"]}]
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_doc_targets_share_each_query_among_its_docs_and_refuse_an_unknown_doc(tmp_path):
+    docs = DocTargets.load(write_jsonl(tmp_path / "docs.jsonl", DOCS), write_jsonl(tmp_path / "q.jsonl", QUERIES))
+    assert docs.vectors.shape == (3, 384) and torch.allclose(docs.vectors.norm(dim=1), torch.ones(3), atol=1e-4)
+    rows = docs.text_rows(["turn on the torch!", "Call mum on speaker", "shopping list", "play something relaxing"])
+    assert rows[3] == -1  # not a known query
+    assert docs.relevance[rows[0]].tolist() == [1, 0, 0]  # matched after normalising case and punctuation
+    assert docs.relevance[rows[1]].tolist() == [0.5, 0.5, 0]  # two relevant docs share it
+    assert docs.relevance[rows[2]].tolist() == [0, 0, 1]  # a doc's title is a query of that doc
+
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"text": "open the calendar", "relevant": ["calendar"]}])
+    with pytest.raises(S2RError, match="bad.jsonl:1: relevant doc 'calendar' is not in .*docs.jsonl"):
+        DocTargets.load(tmp_path / "docs.jsonl", bad)
+
+
+def test_doc_loss_is_lowest_at_the_relevant_doc_and_ignores_unknown_queries(tmp_path):
+    docs = DocTargets.load(write_jsonl(tmp_path / "docs.jsonl", DOCS), write_jsonl(tmp_path / "q.jsonl", QUERIES))
+    torch_row = docs.text_rows(["turn on the torch"])
+    at_doc, elsewhere = docs.vectors[[0]], docs.vectors[[2]]
+    assert doc_loss(at_doc, torch_row, docs, 0.05) < doc_loss(elsewhere, torch_row, docs, 0.05)
+    assert doc_loss(at_doc, torch.tensor([-1]), docs, 0.05) == 0
+
+
+def test_a_run_with_the_retrieval_term_needs_spoken_known_queries(tmp_path, capsys):
+    data = synthesize(TEXTS, SynthConfig(voices=("espeak:en-us",)), embed_texts(TEXTS), progress=False)
+    data.save(tmp_path / "d.npz")
+    docs = DocTargets.load(write_jsonl(tmp_path / "docs.jsonl", DOCS), write_jsonl(tmp_path / "q.jsonl", QUERIES))
+    cfg = TrainConfig(epochs=1, batch_size=3, dev_fraction=0.2, device="cpu", doc_weight=1.0)
+    small = ModelConfig(dim=32, dilations=(1, 2))
+    with pytest.raises(S2RError, match="needs the corpus's docs"):
+        train(tmp_path / "d.npz", tmp_path / "s.pt", cfg, small)
+    assert train(tmp_path / "d.npz", tmp_path / "s.pt", cfg, small, docs=docs) is not None
+    assert "retrieval term: " in capsys.readouterr().out
+
+    others = ["open my photos", "set a timer for ten minutes"]
+    synthesize(others, SynthConfig(voices=("espeak:en-us",)), embed_texts(others), progress=False).save(tmp_path / "o.npz")
+    with pytest.raises(S2RError, match="speaks a known query of the docs: speak the queries"):
+        train(tmp_path / "o.npz", tmp_path / "o.pt", cfg, small, docs=docs)
+    assert not (tmp_path / "o.pt").exists()
