@@ -30,8 +30,8 @@ from s2r_edge.index import DocIndex
 from s2r_edge.model import CHARS, ModelConfig, StreamingEncoder, n_params, text_to_labels
 from s2r_edge.synth import load_targets
 from s2r_edge.teacher import embed_texts
-from s2r_edge.texts import DEMO_QUERIES, DEV_QUERIES, read_queries
-from s2r_edge.train import TrainConfig, dev_texts, teacher_loss
+from s2r_edge.texts import DEMO_DOCS, DEMO_QUERIES, DEV_QUERIES, TRAIN_QUERIES, read_queries
+from s2r_edge.train import DocTargets, TrainConfig, dev_texts, doc_loss, one_cycle, teacher_loss
 
 from ear_cer import existing_file
 from eval_bench import INDEXES, bench_index, mrr10, positive_int
@@ -102,16 +102,19 @@ class Run:
 
 
 def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: list[int], dev_idx: list[int],
-                 epochs: int, batch_size: int, cfg: TrainConfig) -> tuple[Reader, list[float], float]:
-    """Teach a reader; returns it, the dev cosine after each epoch and the median seconds per epoch."""
+                 epochs: int, batch_size: int, cfg: TrainConfig, docs: DocTargets | None = None
+                 ) -> tuple[Reader, list[float], float]:
+    """Teach a reader (with `train`'s retrieval term when `docs` is given and `cfg.doc_weight` > 0); returns it,
+    the dev cosine after each epoch and the median seconds per epoch."""
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     idx = rng.sample(train_idx, run.texts(len(train_idx)))
     reader = Reader(ModelConfig(dim=run.width), cfg.dropout)
     opt = torch.optim.AdamW(reader.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = epochs * math.ceil(len(idx) / batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.1)
+    sched = one_cycle(opt, cfg.lr, steps)
     target = torch.from_numpy(targets.astype(np.float32))
+    rows = docs.text_rows(np.array(texts)) if docs is not None and cfg.doc_weight > 0 else None
     dev_cos, seconds = [], []
     for epoch in range(epochs):
         reader.train()
@@ -120,9 +123,11 @@ def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: lis
         plan = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         rng.shuffle(plan)
         for batch in tqdm(plan, desc=f"w{run.width}@{run.share:g} epoch {epoch + 1}/{epochs}", mininterval=10):
-            cos, nce = teacher_loss(reader(char_ids([texts[i] for i in batch])), target[batch],
-                                    torch.tensor(batch), cfg.temperature)
+            emb = reader(char_ids([texts[i] for i in batch]))
+            cos, nce = teacher_loss(emb, target[batch], torch.tensor(batch), cfg.temperature)
             loss = (1 - cos).mean() + cfg.contrastive_weight * nce
+            if rows is not None:
+                loss = loss + cfg.doc_weight * doc_loss(emb, rows[batch], docs, cfg.temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -163,13 +168,16 @@ def main() -> None:
     parser.add_argument("--batch-size", type=positive_int, default=128, help="texts per step (default 128)")
     parser.add_argument("--section", default="read-ceiling", help="the RESULTS.md section to write "
                         "(another name keeps a comparison beside the main table)")
+    parser.add_argument("--doc-weight", type=float, default=0.0, help="weight of `train`'s retrieval term (the "
+                        "bundled training queries and titles pulled to their demo docs; default 0: off)")
     parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
     args = parser.parse_args()
     try:
         texts, targets = load_targets(args.texts)
     except S2RError as exc:
         parser.error(str(exc))
-    cfg = TrainConfig(lr=3e-3)
+    cfg = TrainConfig(lr=3e-3, doc_weight=args.doc_weight)
+    docs = DocTargets.load(DEMO_DOCS, TRAIN_QUERIES) if args.doc_weight > 0 else None
     dev = dev_texts(len(texts), cfg.dev_fraction, cfg.seed)
     train_idx, dev_idx = [i for i in range(len(texts)) if i not in dev], sorted(dev)
     queries = {split: read_queries(path, need_audio=False) for split, path in QUERY_SETS.items()}
@@ -187,7 +195,7 @@ def main() -> None:
     rows = []
     for run in args.runs:
         reader, dev_cos, epoch_s = train_reader(run, texts, targets, train_idx, dev_idx, args.epochs,
-                                                args.batch_size, cfg)
+                                                args.batch_size, cfg, docs)
         rows.append({"width": run.width, "share": run.share, "texts": run.texts(len(train_idx)),
                      "params": reader.n_params(), "epoch_s": epoch_s, "dev_cos": dev_cos,
                      "mrr@10": score(lambda texts: embed(reader, texts))})

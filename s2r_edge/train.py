@@ -4,7 +4,8 @@ Loss = (1 - cosine to the teacher vector) + contrastive InfoNCE against the othe
 + an auxiliary character CTC head on the encoder frames (DESIGN.md: without it the student memorises texts
 instead of learning to hear) + optionally a retrieval term: an utterance of a known query of a corpus (or of a doc's
 title) is pulled to its relevant docs' teacher vectors against all the corpus's other docs, the hard negatives.
-Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble noise, band-limiting. A run can start from an earlier student (`init`) to fine-tune it on new speech.
+Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble noise, band-limiting.
+A run can start from an earlier student (`init`) to fine-tune it on new speech.
 Checkpoints after every epoch; a rerun with the same `out` resumes from the last one (also after a time budget).
 """
 
@@ -156,6 +157,13 @@ def doc_loss(emb: torch.Tensor, rows: torch.Tensor, docs: DocTargets, temperatur
     return -(docs.relevance.to(emb.device)[rows[has]] * logp).sum(-1).mean()
 
 
+def one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
+    """The learning-rate schedule: warm up to `lr` over the first 10% of `steps`, then anneal. torch divides by
+    (warm-up steps - 1), so a run of exactly 10 steps warms up over 2."""
+    warm = 0.2 if steps == 10 else 0.1
+    return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=warm)
+
+
 def set_norm(encoder: StreamingEncoder, data: SpeechSet, n: int = 200) -> None:
     """Set the front end's log-mel mean/std from `n` training utterances (fixed, so it streams)."""
     fe = encoder.frontend
@@ -276,7 +284,7 @@ def train(
         block.drop.p = cfg.dropout
     opt = torch.optim.AdamW(encoder.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.1)
+    sched = one_cycle(opt, cfg.lr, total)
     if "optimizer" in ckpt:
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])

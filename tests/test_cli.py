@@ -161,7 +161,7 @@ def test_training_texts_mix_sources_once_each_and_never_a_test_query(tmp_path, c
     assert "dropped 2 texts" in capsys.readouterr().err
 
 
-def test_train_takes_the_ear_recipe_options_and_refuses_a_negative_weight(tmp_path):
+def test_train_takes_the_recipe_options_and_refuses_a_negative_weight(tmp_path):
     texts = ["turn on the torch", "call mum on speaker", "open my shopping list", "play something relaxing"]
     synthesize(texts, SynthConfig(voices=("espeak:en-us",)), embed_texts(texts), progress=False).save(tmp_path / "d.npz")
     run = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "s.pt"), "--epochs", "1",
@@ -172,4 +172,12 @@ def test_train_takes_the_ear_recipe_options_and_refuses_a_negative_weight(tmp_pa
 
     refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--ctc-weight", "-1")
     assert refused.returncode == 1 and "--ctc-weight must be 0 or more" in refused.stderr
+    refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--doc-weight", "-1")
+    assert refused.returncode == 1 and "--doc-weight must be 0 or more" in refused.stderr
     assert not (tmp_path / "n.pt").exists()
+    # the retrieval term on the demo docs: "open my shopping list" is one of their bundled training queries
+    run = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r.pt"), "--epochs", "1",
+              "--batch-size", "2", "--dim", "32", "--doc-weight", "1")
+    assert run.returncode == 0, run.stderr
+    assert "retrieval term: 1 training utterances speak a known query of 420 docs" in run.stdout
+    assert torch.load(tmp_path / "r.pt", weights_only=False)["train_config"]["doc_weight"] == 1

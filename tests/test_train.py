@@ -39,6 +39,14 @@ def test_a_run_stopped_by_its_time_budget_resumes_and_finishes(tmp_path, capsys)
     assert encoder is not None and torch.isfinite(final.step(torch.zeros(1, 2560), *final.initial_state())[0]).all()
 
 
+def test_a_run_of_exactly_ten_steps_trains(tmp_path):
+    # torch's OneCycleLR would divide by zero at 10% warm-up of 10 steps (the default 10 epochs on a tiny set)
+    data = synthesize(TEXTS[:3], SynthConfig(voices=("espeak:en-us",)), embed_texts(TEXTS[:3]), progress=False)
+    data.save(tmp_path / "d.npz")
+    cfg = TrainConfig(epochs=10, batch_size=48, dev_fraction=0.2, device="cpu")
+    assert train(tmp_path / "d.npz", tmp_path / "s.pt", cfg, ModelConfig(dim=32, dilations=(1, 2))) is not None
+
+
 def test_fine_tuning_starts_from_the_given_student_and_a_garbage_one_is_refused(tmp_path):
     data = synthesize(TEXTS, SynthConfig(voices=("espeak:en-us",)), embed_texts(TEXTS), progress=False)
     data.save(tmp_path / "d.npz")

@@ -1,0 +1,77 @@
+"""Does a student's retrieval carry over to docs it was never shown? s2r MRR@10 of each checkpoint's own vector
+(fp32 eager) on the benchmark's spoken test queries, split by whether the query's relevant doc has labelled training
+queries (the docs the `train --doc-weight` retrieval term pulls towards) or not.
+
+A term that only memorises the known docs lifts the first column and not the second. Writes the `known-docs` section
+of benchmarks/RESULTS.md (or `--section`). Run: .venv/bin/python benchmarks/known_docs.py CHECKPOINT [CHECKPOINT ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from s2r_edge.index import DocIndex
+from s2r_edge.model import StreamingEncoder, load_checkpoint
+from s2r_edge.texts import TRAIN_QUERIES, Query, read_queries
+from s2r_edge.train import collate
+
+from ear_cer import checkpoints_parser, speak_cells
+from eval_bench import INDEXES, bench_index, mrr10
+from results import write_section
+
+
+def embeddings(encoder: StreamingEncoder, queries: list[Query]) -> np.ndarray:
+    """The student's vector for each spoken query, the whole clip at once (the same as streaming it)."""
+    vectors = []
+    for q in queries:
+        wav, lengths = collate([sf.read(q.audio, dtype="float32")[0]], encoder.cfg.hop * encoder.cfg.stack)
+        with torch.no_grad():
+            vectors.append(encoder(wav, lengths)[0][0].numpy())
+    return np.stack(vectors)
+
+
+def main() -> None:
+    parser = checkpoints_parser(__doc__)
+    parser.add_argument("--section", default="known-docs", help="the RESULTS.md section to write")
+    parser.set_defaults(conditions="clean")
+    args = parser.parse_args()
+    cells = speak_cells(args)
+    encoders = {str(c): load_checkpoint(c)[0].eval() for c in args.checkpoints}
+    indexes = {name: DocIndex.load(bench_index(n)) for name, n in INDEXES.items()}
+    known = {r for q in read_queries(TRAIN_QUERIES, need_audio=False) for r in q.relevant}
+    rows = []
+    for cell in cells:
+        spoken = read_queries(cell.queries)
+        seen = np.array([any(r in known for r in q.relevant) for q in spoken])
+        groups = {"known": [q for q, s in zip(spoken, seen) if s], "new": [q for q, s in zip(spoken, seen) if not s]}
+        rows.append({"voice": cell.voice, "condition": cell.condition, "known": int(seen.sum()),
+                     "new": int((~seen).sum())})
+        for name, encoder in encoders.items():
+            vectors = embeddings(encoder, spoken)
+            parts = {"known": vectors[seen], "new": vectors[~seen]}
+            rows[-1][name] = [round(mrr10(parts[g], groups[g], index), 3) for g in groups for index in indexes.values()]
+        print(json.dumps(rows[-1]), file=sys.stderr)
+    names = list(encoders)
+    table = [f"| voice | condition | {' | '.join(f'`{name}`' for name in names)} |", "|---|---|" + "---|" * len(names)]
+    table += [f"| {r['voice']} | {r['condition']} | "
+              f"{' | '.join(' / '.join(f'{v:.3f}' for v in r[name]) for name in names)} |" for r in rows]
+    where = " and ".join(INDEXES)
+    body = (f"Command: `.venv/bin/python benchmarks/known_docs.py {' '.join(sys.argv[1:])}`\n\n"
+            f"Each cell: s2r MRR@10 of the checkpoint's own vector (fp32 eager) among the {where}, first for the "
+            f"{rows[0]['known']} test queries whose relevant doc has labelled training queries (known docs), then for "
+            f"the {rows[0]['new']} whose doc has none (new docs): known {' / '.join(INDEXES)} / new "
+            f"{' / '.join(INDEXES)}.\n\n" + "\n".join(table))
+    if args.no_write:
+        print(json.dumps(rows))
+    else:
+        write_section(args.section, body)
+        print(body)
+
+
+if __name__ == "__main__":
+    main()
