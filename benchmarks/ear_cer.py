@@ -110,15 +110,20 @@ def main() -> None:
                               *(round(mrr10(vectors, spoken, index), 3) for index in indexes.values())]
         print(json.dumps(rows[-1]), file=sys.stderr)
     n = len(read_queries(cells[0].queries, need_audio=False))
-    names = list(encoders)
+    read = (" / MRR@10 of the teacher reading that greedy transcript, among the app docs alone / among the app docs "
+            f"+{DISTRACTORS // 1000}k distractors (what a perfect reader of this ear could reach)") if indexes else ""
+    publish(args, rows, list(encoders), f"Each cell: character error rate of the checkpoint's CTC head (greedy, fp32 "
+            f"eager; lower is better, 1.0 is as many errors as characters){read}; {n} spoken test queries.")
+
+
+def publish(args: argparse.Namespace, rows: list[dict], names: list[str], legend: str) -> None:
+    """A table of `rows` (a row per voice and condition, a column of numbers per checkpoint in `names`) under the
+    command and `legend`: into the RESULTS.md section `args.section`, or only the JSON with `--no-write`."""
     table = [f"| voice | condition | {' | '.join(f'`{name}`' for name in names)} |", "|---|---|" + "---|" * len(names)]
     table += [f"| {r['voice']} | {r['condition']} | "
               f"{' | '.join(' / '.join(f'{v:.3f}' for v in r[name]) for name in names)} |" for r in rows]
-    read = (" / MRR@10 of the teacher reading that greedy transcript, among the app docs alone / among the app docs "
-            f"+{DISTRACTORS // 1000}k distractors (what a perfect reader of this ear could reach)") if indexes else ""
-    body = (f"Command: `.venv/bin/python benchmarks/ear_cer.py {' '.join(sys.argv[1:])}`\n\n"
-            f"Each cell: character error rate of the checkpoint's CTC head (greedy, fp32 eager; lower is better, 1.0 "
-            f"is as many errors as characters){read}; {n} spoken test queries.\n\n" + "\n".join(table))
+    body = (f"Command: `.venv/bin/python benchmarks/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}`\n\n"
+            f"{legend}\n\n" + "\n".join(table))
     if args.no_write:
         print(json.dumps(rows))
     else:

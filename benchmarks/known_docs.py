@@ -20,9 +20,8 @@ from s2r_edge.model import StreamingEncoder, load_checkpoint
 from s2r_edge.texts import TRAIN_QUERIES, Query, read_queries
 from s2r_edge.train import collate
 
-from ear_cer import checkpoints_parser, speak_cells
+from ear_cer import checkpoints_parser, publish, speak_cells
 from eval_bench import INDEXES, bench_index, mrr10
-from results import write_section
 
 
 def embeddings(encoder: StreamingEncoder, queries: list[Query]) -> np.ndarray:
@@ -56,21 +55,11 @@ def main() -> None:
             parts = {"known": vectors[seen], "new": vectors[~seen]}
             rows[-1][name] = [round(mrr10(parts[g], groups[g], index), 3) for g in groups for index in indexes.values()]
         print(json.dumps(rows[-1]), file=sys.stderr)
-    names = list(encoders)
-    table = [f"| voice | condition | {' | '.join(f'`{name}`' for name in names)} |", "|---|---|" + "---|" * len(names)]
-    table += [f"| {r['voice']} | {r['condition']} | "
-              f"{' | '.join(' / '.join(f'{v:.3f}' for v in r[name]) for name in names)} |" for r in rows]
     where = " and ".join(INDEXES)
-    body = (f"Command: `.venv/bin/python benchmarks/known_docs.py {' '.join(sys.argv[1:])}`\n\n"
-            f"Each cell: s2r MRR@10 of the checkpoint's own vector (fp32 eager) among the {where}, first for the "
-            f"{rows[0]['known']} test queries whose relevant doc has labelled training queries (known docs), then for "
-            f"the {rows[0]['new']} whose doc has none (new docs): known {' / '.join(INDEXES)} / new "
-            f"{' / '.join(INDEXES)}.\n\n" + "\n".join(table))
-    if args.no_write:
-        print(json.dumps(rows))
-    else:
-        write_section(args.section, body)
-        print(body)
+    publish(args, rows, list(encoders), f"Each cell: s2r MRR@10 of the checkpoint's own vector (fp32 eager) among "
+            f"the {where}, first for the {rows[0]['known']} test queries whose relevant doc has labelled training "
+            f"queries (known docs), then for the {rows[0]['new']} whose doc has none (new docs): known "
+            f"{' / '.join(INDEXES)} / new {' / '.join(INDEXES)}.")
 
 
 if __name__ == "__main__":
