@@ -1,5 +1,5 @@
 """How well does the student hear? Character error rate of its training-only CTC head, greedy-decoded, on the
-benchmark's spoken test queries, per voice and condition, for one or more checkpoints side by side.
+benchmark's spoken test (or dev) queries, per voice and condition, for one or more checkpoints side by side.
 
 No transcript is used at run time; this is a diagnostic of the encoder (DESIGN.md: the voice gap between the
 training voices and the held-out neural voice is what keeps s2r from working). With `--read`, the teacher also reads
@@ -24,7 +24,9 @@ from s2r_edge.teacher import embed_texts
 from s2r_edge.texts import Query, read_queries
 from s2r_edge.train import collate
 
-from eval_bench import DISTRACTORS, INDEXES, add_cell_args, bench_index, make_audio, mrr10, test_queries
+from eval_bench import (
+    BUILD, DISTRACTORS, INDEXES, QUERY_SPLITS, add_cell_args, bench_index, make_audio, mrr10, query_file,
+)
 from results import write_section
 
 
@@ -81,13 +83,17 @@ def checkpoints_parser(doc: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=" ".join(doc.split("\n\n")[0].split()))
     parser.add_argument("checkpoints", nargs="+", type=existing_file)
     add_cell_args(parser, conditions=("clean", "babble@10"))
+    parser.add_argument("--split", choices=list(QUERY_SPLITS), default="test",
+                        help="the queries spoken: the benchmark's test split, or the dev split for choosing")
     return parser
 
 
 def speak_cells(args: argparse.Namespace) -> list:
-    """Speak (or reuse) the test queries of every cell the options pick."""
+    """Speak (or reuse) the queries of the split of every cell the options pick (each split in its own folder)."""
     torch.set_num_threads(1)
-    return make_audio(test_queries(args.every), args.voices.split(","), args.conditions.split(","), args.respeak)
+    audio_dir = BUILD / ("audio" if args.split == "test" else f"audio-{args.split}")
+    return make_audio(query_file(args.every, args.split), args.voices.split(","), args.conditions.split(","),
+                      args.respeak, audio_dir)
 
 
 def main() -> None:
@@ -113,7 +119,7 @@ def main() -> None:
     read = (" / MRR@10 of the teacher reading that greedy transcript, among the app docs alone / among the app docs "
             f"+{DISTRACTORS // 1000}k distractors (what a perfect reader of this ear could reach)") if indexes else ""
     publish(args, rows, list(encoders), f"Each cell: character error rate of the checkpoint's CTC head (greedy, fp32 "
-            f"eager; lower is better, 1.0 is as many errors as characters){read}; {n} spoken test queries.")
+            f"eager; lower is better, 1.0 is as many errors as characters){read}; {n} spoken {args.split} queries.")
 
 
 def publish(args: argparse.Namespace, rows: list[dict], names: list[str], legend: str) -> None:

@@ -28,7 +28,7 @@ from s2r_edge.index import DocIndex, ensure_index
 from s2r_edge.noise import Condition
 from s2r_edge.runtime import DEFAULT_MODEL, Searcher
 from s2r_edge.synth import babble_pool, condition_queries, speak_queries
-from s2r_edge.texts import DEMO_DOCS, DEMO_QUERIES, Query, read_docs, read_queries, wordnet_glosses
+from s2r_edge.texts import DEMO_DOCS, DEMO_QUERIES, DEV_QUERIES, Query, read_docs, read_queries, wordnet_glosses
 from s2r_edge.voices import HELDOUT_VOICES, JOE
 
 from results import write_section
@@ -41,6 +41,7 @@ CONDITIONS = ("clean", *(f"{kind}@{snr}" for kind in ("white", "babble") for snr
 SYSTEMS = ("s2r", "cascade-asr", "cascade-gt")
 DISTRACTORS = 100_000
 INDEXES = {"app docs": 0, f"+{DISTRACTORS // 1000}k distractors": DISTRACTORS}  # name -> distractors
+QUERY_SPLITS = {"test": DEMO_QUERIES, "dev": DEV_QUERIES}  # report on test, choose on dev
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,14 @@ def bench_index(n_distractors: int = DISTRACTORS) -> Path:
     return ensure_index(read_docs(DEMO_DOCS) + distractors(n_distractors), path)
 
 
-def test_queries(every: int) -> Path:
-    """The test split, or every `every`-th line of it for a shorter run."""
+def query_file(every: int, split: str = "test") -> Path:
+    """The test split (or the dev split, for choosing between models), or every `every`-th line of it for a shorter
+    run."""
+    path = QUERY_SPLITS[split]
     if every == 1:
-        return DEMO_QUERIES
-    lines = [line for line in DEMO_QUERIES.read_text().splitlines() if line.strip()][::every]
-    path = BUILD / f"test_queries_every{every}.jsonl"
+        return path
+    lines = [line for line in path.read_text().splitlines() if line.strip()][::every]
+    path = BUILD / f"{split}_queries_every{every}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -90,13 +93,14 @@ def spoken(queries: Path, voice: str, out_dir: Path, respeak: bool = False) -> P
     return speak_queries(queries, voice, out_dir)
 
 
-def make_audio(queries: Path, voices: list[str], conditions: list[str], respeak: bool = False) -> list[Cell]:
-    """Speak the queries with each voice (or reuse what was spoken), then derive every acoustic condition from
-    the clean audio."""
+def make_audio(queries: Path, voices: list[str], conditions: list[str], respeak: bool = False,
+               audio_dir: Path = BUILD / "audio") -> list[Cell]:
+    """Speak the queries with each voice into `audio_dir` (or reuse what was spoken there), then derive every
+    acoustic condition from the clean audio."""
     pool = babble_pool()
     cells = []
     for voice in voices:
-        folder = BUILD / "audio" / voice.replace(":", "_").replace("+", "_")
+        folder = audio_dir / voice.replace(":", "_").replace("+", "_")
         clean = spoken(queries, voice, folder / "clean", respeak)
         for name in conditions:
             cond = Condition.parse(name)
@@ -233,7 +237,7 @@ def main() -> None:
     t0 = time.time()
     voices, conditions = args.voices.split(","), args.conditions.split(",")
     index = bench_index(args.distractors)
-    queries = test_queries(args.every)
+    queries = query_file(args.every)
     cells = make_audio(queries, voices, conditions, args.respeak)
     results = run(index, cells, args.workers)
     print(json.dumps(results))

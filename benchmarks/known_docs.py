@@ -1,5 +1,5 @@
 """Does a student's retrieval carry over to docs it was never shown? s2r MRR@10 of each checkpoint's own vector
-(fp32 eager) on the benchmark's spoken test queries, split by whether the query's relevant doc has labelled training
+(fp32 eager) on the benchmark's spoken test (or dev) queries, split by whether the query's relevant doc has labelled training
 queries (the docs the `train --doc-weight` retrieval term pulls towards) or not.
 
 A term that only memorises the known docs lifts the first column and not the second. Writes the `known-docs` section
@@ -57,7 +57,7 @@ def main() -> None:
         print(json.dumps(rows[-1]), file=sys.stderr)
     where = " and ".join(INDEXES)
     publish(args, rows, list(encoders), f"Each cell: s2r MRR@10 of the checkpoint's own vector (fp32 eager) among "
-            f"the {where}, first for the {rows[0]['known']} test queries whose relevant doc has labelled training "
+            f"the {where}, first for the {rows[0]['known']} {args.split} queries whose relevant doc has labelled training "
             f"queries (known docs), then for the {rows[0]['new']} whose doc has none (new docs): known "
             f"{' / '.join(INDEXES)} / new {' / '.join(INDEXES)}.")
 

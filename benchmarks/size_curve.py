@@ -110,7 +110,7 @@ def cell(row: dict, key: tuple[str, str]) -> dict:
     return next(c for c in row["cells"] if (c["voice"], c["condition"]) == key)
 
 
-def report(rows: list[dict], n_queries: int, command: str) -> str:
+def report(rows: list[dict], n_queries: int, split: str, command: str) -> str:
     """A table of the checkpoints, then one of their hearing and retrieval per voice and condition."""
     far = list(INDEXES)[1]
     sizes = ["| checkpoint | width | params (exported) | int8 .pte MB | step ms p50 | dev cos |",
@@ -128,7 +128,7 @@ def report(rows: list[dict], n_queries: int, command: str) -> str:
             "Step: median time of one 160 ms chunk through the int8 .pte, one thread. Dev cos: cosine to the teacher "
             "on the training run's unseen dev texts (training voices). Each quality cell is CER of the training-only "
             "CTC head (greedy, fp32 eager; lower is better) / s2r MRR@10 among the app docs alone / among the app docs "
-            f"{far} (int8 .pte, ExecuTorch runtime), over {n_queries} spoken test queries.\n\n"
+            f"{far} (int8 .pte, ExecuTorch runtime), over {n_queries} spoken {split} queries.\n\n"
             "![size against quality](size_curve.png)\n\n" + "\n".join(sizes) + "\n\n" + "\n".join(quality))
 
 
@@ -147,7 +147,7 @@ def main() -> None:
         return
     plot(rows, reference, {name: len(index) for name, index in indexes.items()}, HERE / "size_curve.png")
     command = " ".join([".venv/bin/python benchmarks/size_curve.py", *sys.argv[1:]])
-    write_section("size-curve", report(everything, len(read_queries(cells[0].queries, need_audio=False)), command))
+    write_section("size-curve", report(everything, len(read_queries(cells[0].queries, need_audio=False)), args.split, command))
     print("wrote the size-curve section of benchmarks/RESULTS.md and benchmarks/size_curve.png", file=sys.stderr)
 
 
