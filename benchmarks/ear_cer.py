@@ -46,15 +46,18 @@ def edit_distance(a: str, b: str) -> int:
     return int(row[-1])
 
 
+def listen(encoder: StreamingEncoder, query: Query) -> tuple[np.ndarray, torch.Tensor]:
+    """The encoder's vector and CTC log-probs for one spoken query, the whole clip at once (the same as streaming
+    it)."""
+    wav, lengths = collate([sf.read(query.audio, dtype="float32")[0]], encoder.cfg.hop * encoder.cfg.stack)
+    with torch.no_grad():
+        emb, logp = encoder(wav, lengths)
+    return emb[0].numpy(), logp[0]
+
+
 def transcripts(encoder: StreamingEncoder, queries: list[Query]) -> list[str]:
     """What the CTC head hears in each spoken query (greedy)."""
-    heard = []
-    for q in queries:
-        wav, _ = collate([sf.read(q.audio, dtype="float32")[0]], encoder.cfg.hop * encoder.cfg.stack)
-        with torch.no_grad():
-            _, logp = encoder(wav)
-        heard.append(greedy(logp[0]))
-    return heard
+    return [greedy(listen(encoder, q)[1]) for q in queries]
 
 
 def error_rate(queries: list[Query], heard: list[str]) -> float:

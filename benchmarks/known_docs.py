@@ -1,6 +1,6 @@
-"""Does a student's retrieval carry over to docs it was never shown? s2r MRR@10 of each checkpoint's own vector
-(fp32 eager) on the benchmark's spoken test (or dev) queries, split by whether the query's relevant doc has labelled training
-queries (the docs the `train --doc-weight` retrieval term pulls towards) or not.
+"""Does a student's retrieval carry over to docs no training query names? s2r MRR@10 of each checkpoint's own vector
+(fp32 eager) on the benchmark's spoken test (or dev) queries, split by whether the query's relevant doc has labelled
+training queries (whose speech the `train --doc-weight` retrieval term pulls to that doc) or not.
 
 A term that only memorises the known docs lifts the first column and not the second. Writes the `known-docs` section
 of benchmarks/RESULTS.md (or `--section`). Run: .venv/bin/python benchmarks/known_docs.py CHECKPOINT [CHECKPOINT ...]
@@ -12,26 +12,13 @@ import json
 import sys
 
 import numpy as np
-import soundfile as sf
-import torch
 
 from s2r_edge.index import DocIndex
-from s2r_edge.model import StreamingEncoder, load_checkpoint
-from s2r_edge.texts import TRAIN_QUERIES, Query, read_queries
-from s2r_edge.train import collate
+from s2r_edge.model import load_checkpoint
+from s2r_edge.texts import TRAIN_QUERIES, read_queries
 
-from ear_cer import checkpoints_parser, publish, speak_cells
+from ear_cer import checkpoints_parser, listen, publish, speak_cells
 from eval_bench import INDEXES, bench_index, mrr10
-
-
-def embeddings(encoder: StreamingEncoder, queries: list[Query]) -> np.ndarray:
-    """The student's vector for each spoken query, the whole clip at once (the same as streaming it)."""
-    vectors = []
-    for q in queries:
-        wav, lengths = collate([sf.read(q.audio, dtype="float32")[0]], encoder.cfg.hop * encoder.cfg.stack)
-        with torch.no_grad():
-            vectors.append(encoder(wav, lengths)[0][0].numpy())
-    return np.stack(vectors)
 
 
 def main() -> None:
@@ -51,14 +38,14 @@ def main() -> None:
         rows.append({"voice": cell.voice, "condition": cell.condition, "known": int(seen.sum()),
                      "new": int((~seen).sum())})
         for name, encoder in encoders.items():
-            vectors = embeddings(encoder, spoken)
+            vectors = np.stack([listen(encoder, q)[0] for q in spoken])
             parts = {"known": vectors[seen], "new": vectors[~seen]}
             rows[-1][name] = [round(mrr10(parts[g], groups[g], index), 3) for g in groups for index in indexes.values()]
         print(json.dumps(rows[-1]), file=sys.stderr)
     where = " and ".join(INDEXES)
     publish(args, rows, list(encoders), f"Each cell: s2r MRR@10 of the checkpoint's own vector (fp32 eager) among "
-            f"the {where}, first for the {rows[0]['known']} {args.split} queries whose relevant doc has labelled training "
-            f"queries (known docs), then for the {rows[0]['new']} whose doc has none (new docs): known "
+            f"the {where}, first for the {rows[0]['known']} {args.split} queries whose relevant doc has labelled "
+            f"training queries (known docs), then for the {rows[0]['new']} whose doc has none (new docs): known "
             f"{' / '.join(INDEXES)} / new {' / '.join(INDEXES)}.")
 
 

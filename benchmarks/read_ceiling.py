@@ -30,7 +30,7 @@ from s2r_edge.index import DocIndex
 from s2r_edge.model import CHARS, ModelConfig, StreamingEncoder, n_params, text_to_labels
 from s2r_edge.synth import load_targets
 from s2r_edge.teacher import embed_texts
-from s2r_edge.texts import DEMO_DOCS, DEMO_QUERIES, DEV_QUERIES, TRAIN_QUERIES, read_queries
+from s2r_edge.texts import DEMO_QUERIES, DEV_QUERIES, read_queries
 from s2r_edge.train import DocTargets, TrainConfig, dev_texts, doc_loss, one_cycle, teacher_loss
 
 from ear_cer import existing_file
@@ -177,7 +177,7 @@ def main() -> None:
     except S2RError as exc:
         parser.error(str(exc))
     cfg = TrainConfig(lr=3e-3, doc_weight=args.doc_weight)
-    docs = DocTargets.load(DEMO_DOCS, TRAIN_QUERIES) if args.doc_weight > 0 else None
+    docs = DocTargets.load() if args.doc_weight > 0 else None
     dev = dev_texts(len(texts), cfg.dev_fraction, cfg.seed)
     train_idx, dev_idx = [i for i in range(len(texts)) if i not in dev], sorted(dev)
     queries = {split: read_queries(path, need_audio=False) for split, path in QUERY_SETS.items()}

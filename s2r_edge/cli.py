@@ -262,7 +262,6 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from s2r_edge.model import ModelConfig
-    from s2r_edge.texts import DEMO_DOCS, TRAIN_QUERIES
     from s2r_edge.train import DocTargets, TrainConfig, train
 
     if args.ctc_weight is not None and not args.ctc_weight >= 0:
@@ -272,7 +271,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
                       workers=args.workers, spec_augment=not args.no_spec_augment, doc_weight=args.doc_weight,
                       **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight}))
-    docs = DocTargets.load(args.docs or DEMO_DOCS, args.doc_queries or TRAIN_QUERIES) if args.doc_weight > 0 else None
+    docs = DocTargets.load(args.docs, args.doc_queries) if args.doc_weight > 0 else None
     budget = None if args.time_budget is None else args.time_budget * 60
     if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget, init=args.init,
              docs=docs) is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -118,11 +118,14 @@ class DocTargets:
     rows: dict[str, int]  # normalised query text -> its row of `relevance`
 
     @classmethod
-    def load(cls, docs_path: str | Path, queries_path: str | Path) -> DocTargets:
-        """Embed the docs of `docs_path` with the teacher; the queries of `queries_path` (and the docs' titles)
-        name their relevant docs. An id that is not a doc is refused by name."""
+    def load(cls, docs_path: str | Path | None = None, queries_path: str | Path | None = None) -> DocTargets:
+        """Embed the docs of `docs_path` (default: the demo docs) with the teacher; the queries of `queries_path`
+        (default: the bundled train split) and the docs' titles name their relevant docs. An id that is not a doc
+        is refused by name."""
         from s2r_edge.teacher import embed_texts
-        from s2r_edge.texts import normalise, read_docs, read_queries
+        from s2r_edge.texts import DEMO_DOCS, TRAIN_QUERIES, normalise, read_docs, read_queries
+
+        docs_path, queries_path = docs_path or DEMO_DOCS, queries_path or TRAIN_QUERIES
 
         docs = read_docs(docs_path)
         col = {d.id: i for i, d in enumerate(docs)}
@@ -140,6 +143,10 @@ class DocTargets:
         vectors = torch.from_numpy(embed_texts([d.text for d in docs], progress=True))
         return cls(vectors, relevance / relevance.sum(1, keepdim=True), rows)
 
+    def to(self, device: torch.device) -> DocTargets:
+        """The same targets on `device`, moved once rather than at every step."""
+        return replace(self, vectors=self.vectors.to(device), relevance=self.relevance.to(device))
+
     def text_rows(self, texts: np.ndarray) -> torch.Tensor:
         """For each text of a dataset, its row of `relevance`, or -1 when it is no known query."""
         from s2r_edge.texts import normalise
@@ -153,8 +160,8 @@ def doc_loss(emb: torch.Tensor, rows: torch.Tensor, docs: DocTargets, temperatur
     has = rows >= 0
     if not has.any():
         return emb.new_zeros(())
-    logp = F.log_softmax(emb[has] @ docs.vectors.to(emb.device).T / temperature, dim=-1)
-    return -(docs.relevance.to(emb.device)[rows[has]] * logp).sum(-1).mean()
+    logp = F.log_softmax(emb[has] @ docs.vectors.T / temperature, dim=-1)
+    return -(docs.relevance[rows[has]] * logp).sum(-1).mean()
 
 
 def one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
@@ -261,6 +268,7 @@ def train(
     if cfg.doc_weight > 0 and docs is None:
         raise S2RError("doc_weight > 0 needs the corpus's docs and queries (DocTargets)")
     doc_rows = docs.text_rows(data.texts) if docs is not None and cfg.doc_weight > 0 else None
+    docs = docs.to(device) if doc_rows is not None else None
     n_known = 0 if doc_rows is None else int((doc_rows[torch.from_numpy(data.text_ids[train_idx])] >= 0).sum())
     if doc_rows is not None and not n_known:
         raise S2RError(f"none of the training utterances of {', '.join(map(str, paths))} speaks a known query of the "
