@@ -268,6 +268,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise S2RError(f"--ctc-weight must be 0 or more (0 leaves the ear untaught), got {args.ctc_weight:g}")
     if not args.doc_weight >= 0:
         raise S2RError(f"--doc-weight must be 0 or more (0 turns the retrieval term off), got {args.doc_weight:g}")
+    if args.doc_weight == 0 and (args.docs or args.doc_queries):
+        raise S2RError("--docs and --doc-queries feed the retrieval term, which is off: add --doc-weight W (e.g. 1)")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
                       workers=args.workers, spec_augment=not args.no_spec_augment, doc_weight=args.doc_weight,
                       **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight}))

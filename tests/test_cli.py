@@ -174,6 +174,8 @@ def test_train_takes_the_recipe_options_and_refuses_a_negative_weight(tmp_path):
     assert refused.returncode == 1 and "--ctc-weight must be 0 or more" in refused.stderr
     refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--doc-weight", "-1")
     assert refused.returncode == 1 and "--doc-weight must be 0 or more" in refused.stderr
+    refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--docs", str(DEMO_DOCS))
+    assert refused.returncode == 1 and "add --doc-weight" in refused.stderr
     assert not (tmp_path / "n.pt").exists()
     # the retrieval term on the demo docs: "open my shopping list" is one of their bundled training queries
     run = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r.pt"), "--epochs", "1",
