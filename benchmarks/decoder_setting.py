@@ -18,7 +18,7 @@ from s2r_edge.audio import load_audio
 from s2r_edge.cascade import CHUNK, DECODER
 from s2r_edge.texts import read_queries
 
-from eval_bench import BUILD, VOICES
+from eval_bench import VOICES, voice_dir
 
 
 def word_errors(ref: str, hyp: str) -> tuple[int, int]:
@@ -51,7 +51,7 @@ def main() -> None:
         decoder = Decoder(samprate=16000, logfn="/dev/null", **settings)
         cells = []
         for voice in VOICES:
-            folder = BUILD / "audio" / voice.replace(":", "_").replace("+", "_") / args.condition
+            folder = voice_dir(voice) / args.condition
             queries = read_queries(folder / "queries.jsonl")[3 :: args.every]
             errors = words = 0
             t0 = time.perf_counter()

@@ -25,7 +25,7 @@ from s2r_edge.texts import Query, read_queries
 from s2r_edge.train import collate
 
 from eval_bench import (
-    BUILD, DISTRACTORS, INDEXES, QUERY_SPLITS, add_cell_args, bench_index, make_audio, mrr10, query_file,
+    DISTRACTORS, INDEXES, QUERY_SPLITS, add_cell_args, bench_index, make_audio, mrr10, query_file,
 )
 from results import write_section
 
@@ -94,9 +94,8 @@ def checkpoints_parser(doc: str) -> argparse.ArgumentParser:
 def speak_cells(args: argparse.Namespace) -> list:
     """Speak (or reuse) the queries of the split of every cell the options pick (each split in its own folder)."""
     torch.set_num_threads(1)
-    audio_dir = BUILD / ("audio" if args.split == "test" else f"audio-{args.split}")
     return make_audio(query_file(args.every, args.split), args.voices.split(","), args.conditions.split(","),
-                      args.respeak, audio_dir)
+                      args.respeak, args.split)
 
 
 def main() -> None:

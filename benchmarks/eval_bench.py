@@ -44,6 +44,12 @@ INDEXES = {"app docs": 0, f"+{DISTRACTORS // 1000}k distractors": DISTRACTORS}  
 QUERY_SPLITS = {"test": DEMO_QUERIES, "dev": DEV_QUERIES}  # report on test, choose on dev
 
 
+def voice_dir(voice: str, split: str = "test") -> Path:
+    """Where one voice's spoken queries of a split are kept (a folder per condition); `build/bench/audio` holds the
+    test split, `audio-dev` the dev split."""
+    return BUILD / ("audio" if split == "test" else f"audio-{split}") / voice.replace(":", "_").replace("+", "_")
+
+
 @dataclass(frozen=True)
 class Cell:
     """One voice under one condition and its spoken queries file."""
@@ -94,13 +100,13 @@ def spoken(queries: Path, voice: str, out_dir: Path, respeak: bool = False) -> P
 
 
 def make_audio(queries: Path, voices: list[str], conditions: list[str], respeak: bool = False,
-               audio_dir: Path = BUILD / "audio") -> list[Cell]:
-    """Speak the queries with each voice into `audio_dir` (or reuse what was spoken there), then derive every
-    acoustic condition from the clean audio."""
+               split: str = "test") -> list[Cell]:
+    """Speak the queries of `split` with each voice into its `voice_dir` (or reuse what was spoken there), then
+    derive every acoustic condition from the clean audio."""
     pool = babble_pool()
     cells = []
     for voice in voices:
-        folder = audio_dir / voice.replace(":", "_").replace("+", "_")
+        folder = voice_dir(voice, split)
         clean = spoken(queries, voice, folder / "clean", respeak)
         for name in conditions:
             cond = Condition.parse(name)
