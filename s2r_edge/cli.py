@@ -270,13 +270,17 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise S2RError(f"--doc-weight must be 0 or more (0 turns the retrieval term off), got {args.doc_weight:g}")
     if args.doc_weight == 0 and (args.docs or args.doc_queries):
         raise S2RError("--docs and --doc-queries feed the retrieval term, which is off: add --doc-weight W (e.g. 1)")
+    if not (args.read_weight > 0 and args.read_batch > 0):
+        raise S2RError(f"--read-weight and --read-batch must be above 0 (leave out --read-texts for no reading "
+                       f"lessons), got {args.read_weight:g} and {args.read_batch}")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
                       workers=args.workers, spec_augment=not args.no_spec_augment, doc_weight=args.doc_weight,
+                      read_weight=args.read_weight, read_layer=args.read_layer, read_batch=args.read_batch,
                       **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight}))
     docs = DocTargets.load(args.docs, args.doc_queries) if args.doc_weight > 0 else None
     budget = None if args.time_budget is None else args.time_budget * 60
     if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget, init=args.init,
-             docs=docs) is not None:
+             docs=docs, read_texts=args.read_texts) is not None:
         print(f"wrote {args.out}")
 
 
@@ -428,6 +432,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--docs", type=Path, help="the corpus of the retrieval term (default: the demo docs)")
     t.add_argument("--doc-queries", type=Path,
                    help="its labelled training queries (default: the bundled train split); docs' titles count too")
+    t.add_argument("--read-texts", type=Path,
+                   help="texts without audio for reading lessons beside the speech (from `synth --targets-out`)")
+    t.add_argument("--read-weight", type=float, default=1.0, help="weight of the reading lessons (default 1)")
+    t.add_argument("--read-layer", type=int, default=4, help="block where the lessons' characters enter (default 4)")
+    t.add_argument("--read-batch", type=int, default=64, help="texts per reading lesson, one a step (default 64)")
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--workers", type=int, default=0, help="DataLoader processes for augmentation (default 0)")
     t.add_argument("--seed", type=int, default=0)

@@ -174,10 +174,13 @@ class StreamingEncoder(nn.Module):
         b, n, m = mel.shape
         return self.body(self.inp(mel.reshape(b, n // self.cfg.stack, self.cfg.stack * m)), caches)
 
-    def body(self, x: torch.Tensor, caches: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Input frames (B, L, D) -> encoder frames and the new conv caches (the blocks, whatever feeds them)."""
+    def body(
+        self, x: torch.Tensor, caches: list[torch.Tensor], first: int = 0
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Frames (B, L, D) -> encoder frames and the new conv caches of blocks `first`.. (whatever feeds them: the
+        input layer, or training's reading lessons midway); `caches` holds those blocks' caches only."""
         new_caches = []
-        for block, cache in zip(self.blocks, caches):
+        for block, cache in zip(self.blocks[first:], caches):
             x, cache = block(x, cache)
             new_caches.append(cache)
         return self.norm(x), new_caches

@@ -3,7 +3,8 @@
 Loss = (1 - cosine to the teacher vector) + contrastive InfoNCE against the other texts in the batch
 + an auxiliary character CTC head on the encoder frames (DESIGN.md: without it the student memorises texts
 instead of learning to hear) + optionally a retrieval term: an utterance of a known query of a corpus (or of a doc's
-title) is pulled to its relevant docs' teacher vectors against all the corpus's other docs, the hard negatives.
+title) is pulled to its relevant docs' teacher vectors against all the corpus's other docs, the hard negatives
++ optionally reading lessons: texts without audio, as characters, taught through the upper blocks (`Reading`).
 Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble noise, band-limiting.
 A run can start from an earlier student (`init`) to fine-tune it on new speech.
 Checkpoints after every epoch; a rerun with the same `out` resumes from the last one (also after a time budget).
@@ -11,6 +12,8 @@ Checkpoints after every epoch; a rerun with the same `out` resumes from the last
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 import random
 import time
@@ -20,12 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
-from s2r_edge.model import ModelConfig, StreamingEncoder, load_checkpoint, n_params, save_checkpoint, text_to_labels
+from s2r_edge.model import (CHARS, ModelConfig, StreamingEncoder, load_checkpoint, n_params, save_checkpoint,
+                             text_to_labels)
 from s2r_edge.noise import NOISE_KINDS, Condition, band_limit, reverberate
-from s2r_edge.synth import SpeechSet
+from s2r_edge.synth import SpeechSet, load_targets
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class TrainConfig:
     contrastive_weight: float = 1.0
     doc_weight: float = 0.0  # weight of the retrieval term against the corpus's docs (0: off; needs `DocTargets`)
     ctc_weight: float = 0.5
+    read_weight: float = 1.0  # weight of the reading lessons, when texts for them are given
+    read_layer: int = 4  # the block where the lessons' characters enter, in place of what the lower blocks heard
+    read_batch: int = 64  # texts per reading lesson, one lesson beside every speech batch
     dropout: float = 0.1
     spec_augment: bool = True  # mask random mel bands and time spans of every training utterance
     noise_prob: float = 0.5  # share of utterances that get white, pink or babble noise
@@ -82,9 +90,10 @@ def collate(wavs: list[np.ndarray], multiple: int) -> tuple[torch.Tensor, torch.
     return torch.from_numpy(out), torch.tensor([len(w) for w in wavs])
 
 
-def batches(indices: list[int], lengths: np.ndarray, size: int, rng: random.Random) -> list[list[int]]:
-    """Batches of similar length (less padding), in random order."""
-    order = sorted(indices, key=lambda i: lengths[i] + rng.random() * 8000)
+def batches(indices: list[int], lengths: np.ndarray, size: int, rng: random.Random, jitter: float = 8000
+            ) -> list[list[int]]:
+    """Batches of similar length (less padding; lengths within `jitter` mix), in random order."""
+    order = sorted(indices, key=lambda i: lengths[i] + rng.random() * jitter)
     out = [order[i : i + size] for i in range(0, len(order), size)]
     rng.shuffle(out)
     return out
@@ -162,6 +171,52 @@ def doc_loss(emb: torch.Tensor, rows: torch.Tensor, docs: DocTargets, temperatur
         return emb.new_zeros(())
     logp = F.log_softmax(emb[has] @ docs.vectors.T / temperature, dim=-1)
     return -(docs.relevance[rows[has]] * logp).sum(-1).mean()
+
+
+class Reading(nn.Module):
+    """Reading lessons: texts without audio, taught through the student's upper blocks. The speech students read
+    far worse than their blocks can learn to from more texts (RESULTS "Reading against hearing"), and speaking texts
+    is what costs. Each character gets a learned vector, held for 2 to 5 frames (about as long as it is spoken),
+    that enters the body at block `layer` in place of the lower blocks' frames, then is pooled and projected as
+    speech is. Training-only: never exported."""
+
+    def __init__(self, dim: int, layer: int) -> None:
+        super().__init__()
+        self.layer = layer
+        self.chars = nn.Embedding(len(CHARS) + 1, dim, padding_idx=0)
+
+    def forward(self, encoder: StreamingEncoder, texts: list[str], rng: np.random.Generator) -> torch.Tensor:
+        """The student's unit vectors (B, emb_dim) of `texts`, read rather than heard."""
+        rows = []
+        for text in texts:
+            ids = torch.tensor(text_to_labels(text) or [1])
+            rows.append(ids.repeat_interleave(torch.from_numpy(rng.integers(2, 6, len(ids)))))
+        ids = nn.utils.rnn.pad_sequence(rows, batch_first=True).to(self.chars.weight.device)
+        state = [t.to(ids.device) for t in encoder.initial_state(len(ids))]
+        x, _ = encoder.body(self.chars(ids), state[1 + self.layer : -3], first=self.layer)
+        _, s, acc = encoder.pool(x, *state[-3:], mask=ids > 0)
+        return encoder.embed(s, acc)
+
+
+def reading_plan(texts: list[str], size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of texts of similar length, in random order (as `batches`, by characters)."""
+    return batches(list(range(len(texts))), np.array([len(t) for t in texts]), size, rng, jitter=16)
+
+
+def read_loss(reading: Reading, encoder: StreamingEncoder, texts: list[str], targets: torch.Tensor,
+              rng: np.random.Generator, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine and InfoNCE of one reading lesson, as for speech."""
+    emb = reading(encoder, texts, rng)
+    return teacher_loss(emb, targets, torch.arange(len(texts), device=emb.device), temperature)
+
+
+def release_freed_memory() -> None:
+    """Hand the heap's freed pages back to the OS (glibc only). Batches of ever-changing shapes fragment glibc's heap:
+    a 2-core run on all the speech sets grew past 14 GB and was killed for memory."""
+    if name := ctypes.util.find_library("c"):
+        libc = ctypes.CDLL(name)
+        if hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
 
 
 def one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
@@ -246,10 +301,12 @@ def train(
     time_budget_s: float | None = None,
     init: str | Path | None = None,
     docs: DocTargets | None = None,
+    read_texts: str | Path | None = None,
 ) -> StreamingEncoder | None:
     """Train (or resume) a student on the dataset at `data_path` (or on several, as one) and write it to `out`:
     from the student at `init` if given (fine-tuning; `model_cfg` is then unused), else from scratch. With `docs`
-    and `cfg.doc_weight` > 0 the utterances of its known queries also learn the retrieval term.
+    and `cfg.doc_weight` > 0 the utterances of its known queries also learn the retrieval term. With `read_texts`
+    (a `synth --targets-out` file) every step also gives a reading lesson of `cfg.read_batch` of its texts.
 
     With `time_budget_s`, stop after the epoch in which the budget runs out and return None: the resume
     checkpoint stays, and the same call continues from it (for hosts that lend a GPU ten minutes at a time).
@@ -274,6 +331,7 @@ def train(
         raise S2RError(f"none of the training utterances of {', '.join(map(str, paths))} speaks a known query of the "
                        f"docs: speak the queries with `s2r-edge synth --texts QUERIES.jsonl` first")
     steps_per_epoch = math.ceil(len(train_idx) / cfg.batch_size)
+    lessons = reading_texts(read_texts, {str(data.texts[data.text_ids[i]]) for i in dev_idx}) if read_texts else None
 
     resume = out.with_name(out.stem + ".resume.pt")
     start_epoch, dev_cos = 0, None
@@ -287,10 +345,20 @@ def train(
         encoder = StreamingEncoder(model_cfg)
         set_norm(encoder, data)
         ckpt = {}
+    if lessons is not None and not 0 <= cfg.read_layer < len(encoder.blocks):
+        raise S2RError(f"reading lessons enter at block {cfg.read_layer}, but the student has blocks 0 to "
+                       f"{len(encoder.blocks) - 1}: give a block of those")
+    reading = Reading(encoder.cfg.dim, cfg.read_layer) if lessons is not None else None
+    if start_epoch and ("reading" in ckpt) != (reading is not None):
+        raise S2RError(f"{resume} was written {'with' if 'reading' in ckpt else 'without'} reading lessons: resume "
+                       f"it with the same options, or delete it to start again")
+    if reading is not None and "reading" in ckpt:
+        reading.load_state_dict(ckpt["reading"])
     encoder.to(device)
     for block in encoder.blocks:
         block.drop.p = cfg.dropout
-    opt = torch.optim.AdamW(encoder.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    params = [*encoder.parameters(), *(reading.to(device).parameters() if reading is not None else [])]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.epochs * steps_per_epoch
     sched = one_cycle(opt, cfg.lr, total)
     if "optimizer" in ckpt:
@@ -300,6 +368,9 @@ def train(
           f"utterances; device {device}", flush=True)
     if doc_rows is not None:
         print(f"retrieval term: {n_known} training utterances speak a known query of {len(docs.vectors)} docs",
+              flush=True)
+    if lessons is not None:
+        print(f"reading lessons: {len(lessons[0])} texts, {cfg.read_batch} a step, entering at block {cfg.read_layer}",
               flush=True)
 
     targets = torch.from_numpy(data.targets.astype(np.float32))
@@ -314,32 +385,61 @@ def train(
             num_workers=cfg.workers, persistent_workers=False,
         )
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", mininterval=10)
-        for wav, lens, tids in bar:
+        read_rng = random.Random(cfg.seed + epoch)
+        plan_texts: list[list[int]] = []
+        for step, (wav, lens, tids) in enumerate(bar):
             loss, parts = distill_loss(
                 encoder, wav.to(device), lens.to(device), targets[tids].to(device), tids.to(device),
                 [labels[t] for t in tids.tolist()], cfg, docs, None if doc_rows is None else doc_rows[tids].to(device),
             )
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(encoder.parameters(), 5.0)
+            if lessons is not None:  # after the speech's backward, so the two graphs are never held at once
+                plan_texts = plan_texts or reading_plan(lessons[0], cfg.read_batch, read_rng)
+                batch = plan_texts.pop()
+                cos, nce = read_loss(reading, encoder, [lessons[0][i] for i in batch],
+                                     lessons[1][batch].to(device), np.random.default_rng((cfg.seed, epoch, step)),
+                                     cfg.temperature)
+                read = (1 - cos).mean() + cfg.contrastive_weight * nce
+                (cfg.read_weight * read).backward()
+                parts["read"] = read.item()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
             opt.step()
             sched.step()
+            release_freed_memory()
             bar.set_postfix(loss=f"{loss.item():.3f}", **{k: f"{v:.3f}" for k, v in parts.items()})
         dev_cos = evaluate_cos(encoder, data, dev_idx, multiple, device)
         print(f"epoch {epoch + 1}: dev cosine to teacher {dev_cos:.3f} ({time.time() - t0:.0f} s)", flush=True)
         encoder.cpu()
         save_checkpoint(encoder, resume, epoch=epoch, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                        train_config=asdict(cfg), dev_cos=dev_cos)
+                        train_config=asdict(cfg), dev_cos=dev_cos,
+                        **({"reading": reading.cpu().state_dict()} if reading is not None else {}))
         if time_budget_s is not None and epoch + 1 < cfg.epochs and time.time() - started >= time_budget_s:
             print(f"time budget spent after epoch {epoch + 1}/{cfg.epochs}; run the same command again to go on "
                   f"from {resume}", flush=True)
             return None
         encoder.to(device)
+        if reading is not None:
+            reading.to(device)
     encoder.cpu().eval()
     save_checkpoint(encoder, out, train_config=asdict(cfg), data=", ".join(map(str, paths)), init=str(init),
-                    dev_cos=dev_cos)
+                    dev_cos=dev_cos, **({"read_texts": str(read_texts)} if read_texts else {}))
     resume.unlink(missing_ok=True)
     return encoder
+
+
+def reading_texts(path: str | Path, dev: set[str]) -> tuple[list[str], torch.Tensor]:
+    """The texts and teacher vectors of a `synth --targets-out` file for reading lessons, without the speech dev
+    texts (so the dev cosine stays unseen) and without texts that have no letters to read."""
+    from s2r_edge.texts import normalise
+
+    texts, targets = load_targets(Path(path))
+    dev = {normalise(t) for t in dev}
+    keep = [i for i, t in enumerate(texts) if text_to_labels(t) and normalise(t) not in dev]
+    if not keep:
+        raise S2RError(f"{path}: no texts to read (none with letters outside the speech dev split): give a "
+                       f"`s2r-edge synth --targets-out` file of training texts")
+    return [texts[i] for i in keep], torch.from_numpy(targets[keep].astype(np.float32))
 
 
 @torch.no_grad()

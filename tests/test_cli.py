@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 from s2r_edge.runtime import Searcher
-from s2r_edge.synth import SynthConfig, synthesize
+from s2r_edge.synth import SynthConfig, synthesize, write_targets
 from s2r_edge.teacher import embed_texts
 from s2r_edge.texts import DEMO_DOCS, read_docs
 from s2r_edge.voices import DEMO_VOICE, Voice
@@ -176,7 +176,16 @@ def test_train_takes_the_recipe_options_and_refuses_a_negative_weight(tmp_path):
     assert refused.returncode == 1 and "--doc-weight must be 0 or more" in refused.stderr
     refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--docs", str(DEMO_DOCS))
     assert refused.returncode == 1 and "add --doc-weight" in refused.stderr
+    refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--read-batch", "0")
+    assert refused.returncode == 1 and "--read-weight and --read-batch must be above 0" in refused.stderr
     assert not (tmp_path / "n.pt").exists()
+    write_targets(texts, embed_texts(texts), tmp_path / "read.npz")
+    run = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "l.pt"), "--epochs", "1",
+              "--batch-size", "2", "--dim", "32", "--read-texts", str(tmp_path / "read.npz"), "--read-layer", "0",
+              "--read-batch", "3", "--read-weight", "0.5")
+    assert run.returncode == 0, run.stderr
+    recipe = torch.load(tmp_path / "l.pt", weights_only=False)["train_config"]
+    assert (recipe["read_layer"], recipe["read_batch"], recipe["read_weight"]) == (0, 3, 0.5)
     # the retrieval term on the demo docs: "open my shopping list" is one of their bundled training queries
     run = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "r.pt"), "--epochs", "1",
               "--batch-size", "2", "--dim", "32", "--doc-weight", "1")

@@ -1,16 +1,18 @@
 """Distillation on real TTS speech and real teacher targets: a run stopped by its time budget resumes where it left off;
-a run from an earlier student fine-tunes it; the retrieval term pulls spoken known queries to their docs."""
+a run from an earlier student fine-tunes it; the retrieval term pulls spoken known queries to their docs; reading
+lessons teach the upper blocks from texts without audio."""
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from s2r_edge.errors import S2RError
-from s2r_edge.model import ModelConfig, load_checkpoint
-from s2r_edge.synth import SynthConfig, synthesize
+from s2r_edge.model import ModelConfig, StreamingEncoder, load_checkpoint
+from s2r_edge.synth import SynthConfig, synthesize, write_targets
 from s2r_edge.teacher import embed_texts
-from s2r_edge.train import DocTargets, TrainConfig, doc_loss, train
+from s2r_edge.train import DocTargets, Reading, TrainConfig, doc_loss, read_loss, train
 
 TEXTS = ["turn on the torch", "call mum on speaker", "how long do i boil an egg", "open my shopping list",
          "what is the weather like tomorrow", "play something relaxing"]
@@ -114,3 +116,44 @@ def test_a_run_with_the_retrieval_term_needs_spoken_known_queries(tmp_path, caps
     with pytest.raises(S2RError, match="speaks a known query of the docs: speak the queries"):
         train(tmp_path / "o.npz", tmp_path / "o.pt", cfg, small, docs=docs)
     assert not (tmp_path / "o.pt").exists()
+
+
+READ = ["where is the nearest chemist", "remind me to water the plants", "what time does the match start",
+        "read my last message", "book a table for two tonight", "how far is the airport"]
+
+
+def test_a_reading_lesson_teaches_only_the_blocks_from_its_layer_up():
+    encoder = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2, 4)))
+    reading = Reading(32, layer=1)
+    cos, nce = read_loss(reading, encoder, READ[:3], torch.from_numpy(embed_texts(READ[:3])),
+                         np.random.default_rng(0), 0.05)
+    assert cos.shape == (3,) and torch.isfinite(nce)
+    ((1 - cos).mean() + nce).backward()
+    taught = {name for name, p in [*encoder.named_parameters(), *reading.named_parameters()]
+              if p.grad is not None and p.grad.abs().sum() > 0}
+    assert {"chars.weight", "blocks.1.ff.1.weight", "blocks.2.conv_weight", "score.weight", "proj.weight"} <= taught
+    assert not {n for n in taught if n.startswith(("frontend", "inp", "blocks.0", "ctc"))}  # the ear is not read to
+
+
+def test_a_run_with_reading_lessons_trains_resumes_and_refuses_bad_settings(tmp_path, capsys):
+    data = synthesize(TEXTS, SynthConfig(voices=("espeak:en-us",)), embed_texts(TEXTS), progress=False)
+    data.save(tmp_path / "d.npz")
+    write_targets(READ + TEXTS, embed_texts(READ + TEXTS), tmp_path / "read.npz")
+    cfg = TrainConfig(epochs=2, batch_size=3, dev_fraction=0.2, device="cpu", read_layer=1, read_batch=4)
+    small = ModelConfig(dim=32, dilations=(1, 2))
+
+    assert train(tmp_path / "d.npz", tmp_path / "s.pt", cfg, small, time_budget_s=0,
+                 read_texts=tmp_path / "read.npz") is None
+    assert "reading lessons: 11 texts, 4 a step, entering at block 1" in capsys.readouterr().out  # dev text left out
+    with pytest.raises(S2RError, match="s.resume.pt was written with reading lessons: resume it with the same"):
+        train(tmp_path / "d.npz", tmp_path / "s.pt", cfg, small)
+    assert train(tmp_path / "d.npz", tmp_path / "s.pt", cfg, small, read_texts=tmp_path / "read.npz") is not None
+    assert load_checkpoint(tmp_path / "s.pt")[1]["read_texts"] == str(tmp_path / "read.npz")
+
+    with pytest.raises(S2RError, match="enter at block 2, but the student has blocks 0 to 1"):
+        train(tmp_path / "d.npz", tmp_path / "t.pt", TrainConfig(epochs=1, device="cpu", read_layer=2), small,
+              read_texts=tmp_path / "read.npz")
+    write_targets(["123", "!!"], np.ones((2, 384), dtype=np.float32), tmp_path / "digits.npz")
+    with pytest.raises(S2RError, match="digits.npz: no texts to read"):
+        train(tmp_path / "d.npz", tmp_path / "t.pt", cfg, small, read_texts=tmp_path / "digits.npz")
+    assert not (tmp_path / "t.pt").exists()
