@@ -422,8 +422,9 @@ def train(
         if reading is not None:
             reading.to(device)
     encoder.cpu().eval()
+    lessons_kept = {"read_texts": str(read_texts), "reading": reading.cpu().state_dict()} if reading is not None else {}
     save_checkpoint(encoder, out, train_config=asdict(cfg), data=", ".join(map(str, paths)), init=str(init),
-                    dev_cos=dev_cos, **({"read_texts": str(read_texts)} if read_texts else {}))
+                    dev_cos=dev_cos, **lessons_kept)  # the lessons' characters, to score how well it reads
     resume.unlink(missing_ok=True)
     return encoder
 

@@ -148,7 +148,8 @@ def test_a_run_with_reading_lessons_trains_resumes_and_refuses_bad_settings(tmp_
     with pytest.raises(S2RError, match="s.resume.pt was written with reading lessons: resume it with the same"):
         train(tmp_path / "d.npz", tmp_path / "s.pt", cfg, small)
     assert train(tmp_path / "d.npz", tmp_path / "s.pt", cfg, small, read_texts=tmp_path / "read.npz") is not None
-    assert load_checkpoint(tmp_path / "s.pt")[1]["read_texts"] == str(tmp_path / "read.npz")
+    ckpt = load_checkpoint(tmp_path / "s.pt")[1]
+    assert ckpt["read_texts"] == str(tmp_path / "read.npz") and ckpt["reading"]["chars.weight"].shape == (29, 32)
 
     with pytest.raises(S2RError, match="enter at block 2, but the student has blocks 0 to 1"):
         train(tmp_path / "d.npz", tmp_path / "t.pt", TrainConfig(epochs=1, device="cpu", read_layer=2), small,
