@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import math
 import random
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -210,13 +212,18 @@ def read_loss(reading: Reading, encoder: StreamingEncoder, texts: list[str], tar
     return teacher_loss(emb, targets, torch.arange(len(texts), device=emb.device), temperature)
 
 
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's `malloc_trim`, looked up once (finding the C library runs `ldconfig`); None on other C libraries."""
+    name = ctypes.util.find_library("c")
+    return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+
+
 def release_freed_memory() -> None:
     """Hand the heap's freed pages back to the OS (glibc only). Batches of ever-changing shapes fragment glibc's heap:
     a 2-core run on all the speech sets grew past 14 GB and was killed for memory."""
-    if name := ctypes.util.find_library("c"):
-        libc = ctypes.CDLL(name)
-        if hasattr(libc, "malloc_trim"):
-            libc.malloc_trim(0)
+    if trim := _malloc_trim():
+        trim(0)
 
 
 def one_cycle(opt: torch.optim.Optimizer, lr: float, steps: int) -> torch.optim.lr_scheduler.OneCycleLR:
