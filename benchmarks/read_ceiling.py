@@ -17,7 +17,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -61,9 +61,11 @@ class Reader(nn.Module):
         return n_params(self.student) - sum(n_params(m) for m in unused)
 
 
-def char_ids(texts: list[str]) -> torch.Tensor:
-    """Texts as 0-padded rows of character ids (the CTC alphabet: lower case letters, apostrophe, space)."""
-    rows = [text_to_labels(t) or [1] for t in texts]
+def char_ids(texts: list[str], hold: int = 1) -> torch.Tensor:
+    """Texts as 0-padded rows of character ids (the CTC alphabet: lower case letters, apostrophe, space), each id
+    repeated `hold` times: spoken, a character lasts about 3 of the student's 20 ms frames, so its blocks see
+    fewer characters of context than a reader fed one character a frame."""
+    rows = [[c for c in text_to_labels(t) or [1] for _ in range(hold)] for t in texts]
     ids = torch.zeros(len(rows), max(map(len, rows)), dtype=torch.long)
     for i, row in enumerate(rows):
         ids[i, : len(row)] = torch.tensor(row)
@@ -71,34 +73,54 @@ def char_ids(texts: list[str]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def embed(reader: Reader, texts: list[str], batch: int = 256) -> np.ndarray:
+def embed(reader: Reader, texts: list[str], hold: int = 1, batch: int = 256) -> np.ndarray:
     """The reader's unit vectors of `texts` (eval mode: no dropout)."""
     reader.eval()
-    return torch.cat([reader(char_ids(texts[i : i + batch])) for i in range(0, len(texts), batch)]).numpy()
+    return torch.cat([reader(char_ids(texts[i : i + batch], hold)) for i in range(0, len(texts), batch)]).numpy()
 
 
 @dataclass(frozen=True)
 class Run:
-    """A reader width and the share of the training texts it is taught with."""
+    """A reader width, the share of the training texts it is taught with, how many frames each character is held
+    and the blocks' dilations (the student's by default)."""
 
     width: int
     share: float = 1.0
+    hold: int = 1
+    dilations: tuple[int, ...] = ModelConfig.dilations
 
     @classmethod
     def parse(cls, text: str) -> Run:
-        """`W` (all texts) or `W@S`, S in (0, 1]."""
-        width, _, share = text.partition("@")
+        """`W[@S][:hH][:dD-D-...]`: width W, share S in (0, 1] (default all), each character held H frames (default 1),
+        the blocks' dilations (default the student's), e.g. `128@0.5:h3:d1-2-4-8-16-1-2-4`."""
+        head, *opts = text.split(":")
+        width, _, share = head.partition("@")
         try:
             run = cls(int(width), float(share) if share else 1.0)
+            for opt in opts:
+                if opt[:1] == "h":
+                    run = replace(run, hold=int(opt[1:]))
+                elif opt[:1] == "d":
+                    run = replace(run, dilations=tuple(int(d) for d in opt[1:].split("-")))
+                else:
+                    raise ValueError(opt)
         except ValueError:
             run = cls(0)
-        if run.width < 8 or not 0 < run.share <= 1:
-            raise argparse.ArgumentTypeError(f"expected WIDTH or WIDTH@SHARE (e.g. 128@0.25), got {text!r}")
+        if run.width < 8 or not 0 < run.share <= 1 or run.hold < 1 or min(run.dilations) < 1:
+            raise argparse.ArgumentTypeError(f"expected WIDTH[@SHARE][:hHOLD][:dD-D-...] (e.g. 128@0.25 or "
+                                             f"128:h3:d1-2-4-8-16-1-2-4), got {text!r}")
         return run
+
+    def __str__(self) -> str:
+        return f"{self.width}@{self.share:g}:h{self.hold}:d{'-'.join(map(str, self.dilations))}"
 
     def texts(self, n_train: int) -> int:
         """How many of `n_train` training texts the run is taught with."""
         return round(n_train * self.share)
+
+    def context(self, kernel: int = ModelConfig.kernel) -> float:
+        """Characters the blocks see: their receptive field in frames over the frames a character is held."""
+        return (1 + sum((kernel - 1) * d for d in self.dilations)) / self.hold
 
 
 def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: list[int], dev_idx: list[int],
@@ -109,7 +131,7 @@ def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: lis
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     idx = rng.sample(train_idx, run.texts(len(train_idx)))
-    reader = Reader(ModelConfig(dim=run.width), cfg.dropout)
+    reader = Reader(ModelConfig(dim=run.width, dilations=run.dilations), cfg.dropout)
     opt = torch.optim.AdamW(reader.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = epochs * math.ceil(len(idx) / batch_size)
     sched = one_cycle(opt, cfg.lr, steps)
@@ -122,8 +144,8 @@ def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: lis
         order = sorted(idx, key=lambda i: len(texts[i]) + rng.uniform(0, 16))  # similar lengths, little padding
         plan = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         rng.shuffle(plan)
-        for batch in tqdm(plan, desc=f"w{run.width}@{run.share:g} epoch {epoch + 1}/{epochs}", mininterval=10):
-            emb = reader(char_ids([texts[i] for i in batch]))
+        for batch in tqdm(plan, desc=f"{run} epoch {epoch + 1}/{epochs}", mininterval=10):
+            emb = reader(char_ids([texts[i] for i in batch], run.hold))
             cos, nce = teacher_loss(emb, target[batch], torch.tensor(batch), cfg.temperature)
             loss = (1 - cos).mean() + cfg.contrastive_weight * nce
             if rows is not None:
@@ -133,8 +155,8 @@ def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: lis
             opt.step()
             sched.step()
         seconds.append(time.time() - t0)
-        dev_cos.append(float((embed(reader, [texts[i] for i in dev_idx]) * targets[dev_idx]).sum(-1).mean()))
-        print(f"w{run.width}@{run.share:g} epoch {epoch + 1}: dev cosine {dev_cos[-1]:.3f}", file=sys.stderr)
+        dev_cos.append(float((embed(reader, [texts[i] for i in dev_idx], run.hold) * targets[dev_idx]).sum(-1).mean()))
+        print(f"{run} epoch {epoch + 1}: dev cosine {dev_cos[-1]:.3f}", file=sys.stderr)
     return reader, dev_cos, float(np.median(seconds))
 
 
@@ -142,17 +164,19 @@ def report(rows: list[dict], teacher: dict[str, dict[str, float]], n_queries: di
            command: str) -> str:
     """One table row per reader, and the teacher's own row."""
     cells = [(split, name) for split in QUERY_SETS for name in INDEXES]
-    lines = ["| width | texts taught | params (body) | s / epoch | dev cos by epoch | "
-             + " | ".join(f"{split} MRR@10, {name}" for split, name in cells) + " |",
-             "|---|---|---|---|---|" + "---|" * len(cells)]
-    lines += [f"| {r['width']} | {r['texts']:,} | {r['params'] / 1e6:.2f} M | {r['epoch_s']:.0f} "
+    lines = ["| width | frames a character | dilations | characters seen | texts taught | params (body) | s / epoch "
+             "| dev cos by epoch | " + " | ".join(f"{split} MRR@10, {name}" for split, name in cells) + " |",
+             "|---|---|---|---|---|---|---|---|" + "---|" * len(cells)]
+    lines += [f"| {r['width']} | {r['hold']} | {'-'.join(map(str, r['dilations']))} | {r['context']:.0f} "
+              f"| {r['texts']:,} | {r['params'] / 1e6:.2f} M | {r['epoch_s']:.0f} "
               f"| {' → '.join(f'{c:.3f}' for c in r['dev_cos'])} | "
               + " | ".join(f"{r['mrr@10'][split][name]:.3f}" for split, name in cells) + " |" for r in rows]
-    lines.append("| teacher (cascade-gt) | - | - | - | 1 | "
+    lines.append("| teacher (cascade-gt) | - | - | - | - | - | - | 1 | "
                  + " | ".join(f"{teacher[split][name]:.3f}" for split, name in cells) + " |")
     sizes = ", ".join(f"{n} {split}" for split, n in n_queries.items())
     return (f"Command: `{command}`\n\n"
-            f"Readers: the student's blocks, pooling and projection at each width, fed characters, taught with the "
+            f"Readers: the student's blocks, pooling and projection at each width, fed characters (each held for "
+            f"some frames, as speech holds one for about 3 of the student's 20 ms frames), taught with the "
             f"training texts alone (cosine + InfoNCE, as the speech student). Dev cos: "
             f"cosine to the teacher on {n_texts:,} held-out training texts. MRR@10 over the transcripts of the "
             f"queries ({sizes}), perfectly heard.\n\n" + "\n".join(lines))
@@ -163,7 +187,8 @@ def main() -> None:
     parser.add_argument("--texts", type=existing_file, required=True,
                         help="texts and teacher vectors from `s2r-edge synth --targets-out`")
     parser.add_argument("--runs", nargs="+", type=Run.parse, default=[Run(64), Run(128), Run(256)],
-                        help="WIDTH or WIDTH@SHARE of the training texts (default: 64 128 256)")
+                        help="WIDTH[@SHARE][:hHOLD][:dD-D-...]: width, share of the training texts, frames each "
+                        "character is held, blocks' dilations (default: 64 128 256)")
     parser.add_argument("--epochs", type=positive_int, default=4, help="passes over the texts per run (default 4)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="texts per step (default 128)")
     parser.add_argument("--section", default="read-ceiling", help="the RESULTS.md section to write "
@@ -196,9 +221,10 @@ def main() -> None:
     for run in args.runs:
         reader, dev_cos, epoch_s = train_reader(run, texts, targets, train_idx, dev_idx, args.epochs,
                                                 args.batch_size, cfg, docs)
-        rows.append({"width": run.width, "share": run.share, "texts": run.texts(len(train_idx)),
+        rows.append({"width": run.width, "share": run.share, "hold": run.hold, "dilations": run.dilations,
+                     "context": run.context(), "texts": run.texts(len(train_idx)),
                      "params": reader.n_params(), "epoch_s": epoch_s, "dev_cos": dev_cos,
-                     "mrr@10": score(lambda texts: embed(reader, texts))})
+                     "mrr@10": score(lambda texts: embed(reader, texts, run.hold))})
         print(json.dumps(rows[-1]), file=sys.stderr)
     print(json.dumps({"teacher": teacher, "runs": rows}))
     if not args.no_write:
