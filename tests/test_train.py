@@ -3,6 +3,7 @@ a run from an earlier student fine-tunes it; the retrieval term pulls spoken kno
 lessons teach the upper blocks from texts without audio."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -59,6 +60,8 @@ def test_fine_tuning_starts_from_the_given_student_and_a_garbage_one_is_refused(
     assert tuned is not None and tuned.cfg.dim == 32  # the student's own size, not model_cfg's
     assert torch.equal(tuned.frontend.mean, start.frontend.mean)  # its log-mel statistics are kept
     assert any(not torch.equal(v, start.state_dict()[k]) for k, v in tuned.state_dict().items())
+    wider = train(tmp_path / "d.npz", tmp_path / "wider.pt", cfg, init=tmp_path / "start.pt", dilations=(1, 8))
+    assert wider is not None and load_checkpoint(tmp_path / "wider.pt")[0].cfg.dilations == (1, 8)
 
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
     with pytest.raises(S2RError, match="junk.pt: not a usable s2r-edge checkpoint"):
@@ -150,6 +153,10 @@ def test_a_run_with_reading_lessons_trains_resumes_and_refuses_bad_settings(tmp_
     assert train(tmp_path / "d.npz", tmp_path / "s.pt", cfg, small, read_texts=tmp_path / "read.npz") is not None
     ckpt = load_checkpoint(tmp_path / "s.pt")[1]
     assert ckpt["read_texts"] == str(tmp_path / "read.npz") and ckpt["reading"]["chars.weight"].shape == (29, 32)
+    again = train(tmp_path / "d.npz", tmp_path / "again.pt", replace(cfg, epochs=1, lr=1e-12),
+                  init=tmp_path / "s.pt", read_texts=tmp_path / "read.npz")  # the lessons go on where they ended
+    assert again is not None and torch.allclose(load_checkpoint(tmp_path / "again.pt")[1]["reading"]["chars.weight"],
+                                                ckpt["reading"]["chars.weight"], atol=1e-6)
 
     with pytest.raises(S2RError, match="enter at block 2, but the student has blocks 0 to 1"):
         train(tmp_path / "d.npz", tmp_path / "t.pt", TrainConfig(epochs=1, device="cpu", read_layer=2), small,
