@@ -280,7 +280,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     docs = DocTargets.load(args.docs, args.doc_queries) if args.doc_weight > 0 else None
     budget = None if args.time_budget is None else args.time_budget * 60
     if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget, init=args.init,
-             docs=docs, read_texts=args.read_texts, dilations=args.dilations) is not None:
+             docs=docs, read_texts=args.read_texts) is not None:
         print(f"wrote {args.out}")
 
 
@@ -298,18 +298,6 @@ def cmd_export(args: argparse.Namespace) -> None:
     }
     for name, size in sizes.items():
         print(f"{out / name}: {size / 1e6:.2f} MB")
-
-
-def dilation_list(text: str) -> tuple[int, ...]:
-    """`--dilations`: comma-separated whole numbers, each 1 or more."""
-    try:
-        dilations = tuple(int(d) for d in text.split(","))
-    except ValueError:
-        dilations = ()
-    if not dilations or min(dilations) < 1:
-        raise argparse.ArgumentTypeError(f"expected whole numbers of 1 or more, comma-separated (e.g. "
-                                         f"1,2,4,1,2,4,16,32), got {text!r}")
-    return dilations
 
 
 def _add_searcher_args(p: argparse.ArgumentParser, demo_default: bool = False) -> None:
@@ -436,9 +424,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=48)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--dim", type=int, default=192, help="encoder width")
-    t.add_argument("--dilations", type=dilation_list, default=None, metavar="D,D,...",
-                   help="the blocks' dilations (default 1,2,4,1,2,4,1,2); with --init, the student's blocks are "
-                        "given these (as many as it has) before it is fine-tuned: larger ones let it see further back")
     t.add_argument("--ctc-weight", type=float, default=None,
                    help="weight of the character CTC loss that teaches the ear (default: TrainConfig's, 0.5)")
     t.add_argument("--no-spec-augment", action="store_true", help="do not mask mel bands and time spans in training")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import pickle
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -261,17 +261,6 @@ def load_checkpoint(path: Path) -> tuple[StreamingEncoder, dict]:
     except (OSError, KeyError, RuntimeError, TypeError, EOFError, pickle.UnpicklingError) as exc:
         raise S2RError(f"{path}: not a usable s2r-edge checkpoint ({exc})") from None
     return encoder.eval(), ckpt
-
-
-def with_dilations(encoder: StreamingEncoder, dilations: tuple[int, ...]) -> StreamingEncoder:
-    """The same student with its blocks' dilations changed (a block's weights do not depend on its dilation), e.g.
-    to let its upper blocks see further back before it is fine-tuned; its state grows to match."""
-    if len(dilations) != len(encoder.blocks) or min(dilations) < 1:
-        raise S2RError(f"the student has {len(encoder.blocks)} blocks: give as many dilations, each 1 or more, "
-                       f"got {','.join(map(str, dilations))}")
-    wider = StreamingEncoder(replace(encoder.cfg, dilations=tuple(dilations)))
-    wider.load_state_dict(encoder.state_dict())
-    return wider.train(encoder.training)
 
 
 def text_to_labels(text: str) -> list[int]:

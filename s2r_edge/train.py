@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
 from s2r_edge.model import (CHARS, ModelConfig, StreamingEncoder, load_checkpoint, n_params, save_checkpoint,
-                             text_to_labels, with_dilations)
+                             text_to_labels)
 from s2r_edge.noise import NOISE_KINDS, Condition, band_limit, reverberate
 from s2r_edge.synth import SpeechSet, load_targets
 
@@ -309,13 +309,11 @@ def train(
     init: str | Path | None = None,
     docs: DocTargets | None = None,
     read_texts: str | Path | None = None,
-    dilations: tuple[int, ...] | None = None,
 ) -> StreamingEncoder | None:
     """Train (or resume) a student on the dataset at `data_path` (or on several, as one) and write it to `out`:
     from the student at `init` if given (fine-tuning; `model_cfg` is then unused), else from scratch. With `docs`
     and `cfg.doc_weight` > 0 the utterances of its known queries also learn the retrieval term. With `read_texts`
-    (a `synth --targets-out` file) every step also gives a reading lesson of `cfg.read_batch` of its texts. With
-    `dilations`, the new (or `init`) student's blocks get these dilations first (`with_dilations`).
+    (a `synth --targets-out` file) every step also gives a reading lesson of `cfg.read_batch` of its texts.
 
     With `time_budget_s`, stop after the epoch in which the budget runs out and return None: the resume
     checkpoint stays, and the same call continues from it (for hosts that lend a GPU ten minutes at a time).
@@ -347,9 +345,6 @@ def train(
     if resume.is_file():
         encoder, ckpt = load_checkpoint(resume)
         start_epoch, dev_cos = ckpt["epoch"] + 1, ckpt.get("dev_cos")
-        if dilations and tuple(dilations) != encoder.cfg.dilations:
-            raise S2RError(f"{resume} was written with dilations {','.join(map(str, encoder.cfg.dilations))}: resume "
-                           f"it with those, or delete it to start again")
         print(f"resuming from {resume} after epoch {ckpt['epoch'] + 1}", flush=True)
     elif init is not None:  # its weights, and the characters of its reading lessons if it had some; no optimizer
         encoder, init_ckpt = load_checkpoint(Path(init))
@@ -358,8 +353,6 @@ def train(
         encoder = StreamingEncoder(model_cfg)
         set_norm(encoder, data)
         ckpt = {}
-    if dilations and not start_epoch:
-        encoder = with_dilations(encoder, dilations)
     if lessons is not None and not 0 <= cfg.read_layer < len(encoder.blocks):
         raise S2RError(f"reading lessons enter at block {cfg.read_layer}, but the student has blocks 0 to "
                        f"{len(encoder.blocks) - 1}: give a block of those")

@@ -60,8 +60,6 @@ def test_fine_tuning_starts_from_the_given_student_and_a_garbage_one_is_refused(
     assert tuned is not None and tuned.cfg.dim == 32  # the student's own size, not model_cfg's
     assert torch.equal(tuned.frontend.mean, start.frontend.mean)  # its log-mel statistics are kept
     assert any(not torch.equal(v, start.state_dict()[k]) for k, v in tuned.state_dict().items())
-    wider = train(tmp_path / "d.npz", tmp_path / "wider.pt", cfg, init=tmp_path / "start.pt", dilations=(1, 8))
-    assert wider is not None and load_checkpoint(tmp_path / "wider.pt")[0].cfg.dilations == (1, 8)
 
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
     with pytest.raises(S2RError, match="junk.pt: not a usable s2r-edge checkpoint"):
