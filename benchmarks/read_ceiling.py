@@ -2,7 +2,8 @@
 characters instead of sound, and taught with the training texts alone, as the student is (cosine + InfoNCE to the
 teacher). It bounds what a student of that width, taught with those texts, can reach even with perfect hearing.
 
-Each run is a width and a share of the training texts. Scored on the transcripts of the dev queries (for choosing) and
+Each run is a width and a share of the training texts, and may hold each character for several frames (as speech
+does) or give the blocks other dilations. Scored on the transcripts of the dev queries (for choosing) and
 of the benchmark's test queries (for reporting), among the app docs alone and among the app docs plus 100,000
 distractors, beside the teacher on the same transcripts (cascade-gt).
 Writes the `read-ceiling` section of benchmarks/RESULTS.md (or `--section`). Run: .venv/bin/python
