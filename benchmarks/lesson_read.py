@@ -22,7 +22,7 @@ from s2r_edge.index import DocIndex
 from s2r_edge.model import load_checkpoint
 from s2r_edge.teacher import embed_texts
 from s2r_edge.texts import read_queries
-from s2r_edge.train import Reading
+from s2r_edge.train import Reading, lesson_chars
 
 from ear_cer import existing_file, publish
 from eval_bench import INDEXES, QUERY_SPLITS, bench_index, mrr10
@@ -37,7 +37,7 @@ def read_vectors(path: str, texts: list[str]) -> np.ndarray:
                          f"with `s2r-edge train --read-texts`")
     reading = Reading(encoder.cfg.dim, ckpt["train_config"]["read_layer"])
     reading.load_state_dict(ckpt["reading"])
-    return reading.eval()(encoder, texts, np.random.default_rng(0)).numpy()
+    return reading.eval()(encoder, lesson_chars(texts, np.random.default_rng(0))).numpy()
 
 
 def main() -> None:

@@ -28,11 +28,12 @@ from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
 from s2r_edge.index import DocIndex
-from s2r_edge.model import CHARS, ModelConfig, StreamingEncoder, n_params, text_to_labels
+from s2r_edge.model import ModelConfig, StreamingEncoder, n_params
 from s2r_edge.synth import load_targets
 from s2r_edge.teacher import embed_texts
 from s2r_edge.texts import DEMO_QUERIES, DEV_QUERIES, read_queries
-from s2r_edge.train import DocTargets, TrainConfig, dev_texts, doc_loss, one_cycle, teacher_loss
+from s2r_edge.train import (DocTargets, Reading, TrainConfig, dev_texts, doc_loss, held_chars, one_cycle,
+                            teacher_loss)
 
 from ear_cer import existing_file
 from eval_bench import INDEXES, bench_index, mrr10, positive_int
@@ -42,19 +43,17 @@ QUERY_SETS = {"dev": DEV_QUERIES, "test": DEMO_QUERIES}  # choose on dev, report
 
 
 class Reader(nn.Module):
-    """Characters -> an embedding per character -> the student's blocks, pooling and projection -> query vector."""
+    """Characters -> an embedding per character -> the student's blocks, pooling and projection -> query vector: the
+    path of `train`'s reading lessons, entering at the first block."""
 
     def __init__(self, cfg: ModelConfig, dropout: float) -> None:
         super().__init__()
-        self.chars = nn.Embedding(len(CHARS) + 1, cfg.dim, padding_idx=0)
+        self.reading = Reading(cfg.dim, 0)
         self.student = StreamingEncoder(cfg, dropout)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """ids (B, L), 0-padded -> unit vectors (B, emb_dim)."""
-        state = self.student.initial_state(len(ids))
-        x, _ = self.student.body(self.chars(ids), state[1:-3])
-        _, s, acc = self.student.pool(x, *state[-3:], mask=ids > 0)
-        return self.student.embed(s, acc)
+        """ids (B, L), 0-padded (`char_ids`) -> unit vectors (B, emb_dim)."""
+        return self.reading(self.student, ids)
 
     def n_params(self) -> int:
         """Parameters of the part a speech student shares (blocks, pooling, projection): no front end, no CTC."""
@@ -63,14 +62,9 @@ class Reader(nn.Module):
 
 
 def char_ids(texts: list[str], hold: int = 1) -> torch.Tensor:
-    """Texts as 0-padded rows of character ids (the CTC alphabet: lower case letters, apostrophe, space), each id
-    repeated `hold` times: spoken, a character lasts about 3 of the student's 20 ms frames, so its blocks see
-    fewer characters of context than a reader fed one character a frame."""
-    rows = [[c for c in text_to_labels(t) or [1] for _ in range(hold)] for t in texts]
-    ids = torch.zeros(len(rows), max(map(len, rows)), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row)
-    return ids
+    """`held_chars` rows with every character held `hold` frames: held 1, the blocks see about three times as many
+    characters of a text as of the same text spoken."""
+    return held_chars(texts, lambda n: np.full(n, hold))
 
 
 @torch.no_grad()

@@ -187,17 +187,26 @@ class Reading(nn.Module):
         self.layer = layer
         self.chars = nn.Embedding(len(CHARS) + 1, dim, padding_idx=0)
 
-    def forward(self, encoder: StreamingEncoder, texts: list[str], rng: np.random.Generator) -> torch.Tensor:
-        """The student's unit vectors (B, emb_dim) of `texts`, read rather than heard."""
-        rows = []
-        for text in texts:
-            ids = torch.tensor(text_to_labels(text) or [1])
-            rows.append(ids.repeat_interleave(torch.from_numpy(rng.integers(2, 6, len(ids)))))
-        ids = nn.utils.rnn.pad_sequence(rows, batch_first=True).to(self.chars.weight.device)
+    def forward(self, encoder: StreamingEncoder, ids: torch.Tensor) -> torch.Tensor:
+        """The student's unit vectors (B, emb_dim) of texts given as `held_chars` rows, read rather than heard."""
+        ids = ids.to(self.chars.weight.device)
         state = [t.to(ids.device) for t in encoder.initial_state(len(ids))]
         x, _ = encoder.body(self.chars(ids), state[1 + self.layer : -3], first=self.layer)
         _, s, acc = encoder.pool(x, *state[-3:], mask=ids > 0)
         return encoder.embed(s, acc)
+
+
+def held_chars(texts: list[str], holds: Callable[[int], np.ndarray]) -> torch.Tensor:
+    """Texts as 0-padded rows (B, L) of character ids (the CTC alphabet), each id repeated for as many frames as
+    `holds(n)` gives for a text of n characters: spoken, a character lasts about 3 of the student's 20 ms frames."""
+    rows = [torch.tensor(text_to_labels(t) or [1]) for t in texts]
+    return nn.utils.rnn.pad_sequence([r.repeat_interleave(torch.as_tensor(holds(len(r)))) for r in rows],
+                                     batch_first=True)
+
+
+def lesson_chars(texts: list[str], rng: np.random.Generator) -> torch.Tensor:
+    """A reading lesson's `held_chars`: each character held for 2 to 5 frames, about as long as it is spoken."""
+    return held_chars(texts, lambda n: rng.integers(2, 6, n))
 
 
 def reading_plan(texts: list[str], size: int, rng: random.Random) -> list[list[int]]:
@@ -208,7 +217,7 @@ def reading_plan(texts: list[str], size: int, rng: random.Random) -> list[list[i
 def read_loss(reading: Reading, encoder: StreamingEncoder, texts: list[str], targets: torch.Tensor,
               rng: np.random.Generator, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Cosine and InfoNCE of one reading lesson, as for speech."""
-    emb = reading(encoder, texts, rng)
+    emb = reading(encoder, lesson_chars(texts, rng))
     return teacher_loss(emb, targets, torch.arange(len(texts), device=emb.device), temperature)
 
 
