@@ -3,7 +3,8 @@ characters instead of sound, and taught with the training texts alone, as the st
 teacher). It bounds what a student of that width, taught with those texts, can reach even with perfect hearing.
 
 Each run is a width and a share of the training texts, and may hold each character for several frames (as speech
-does) or give the blocks other dilations. Scored on the transcripts of the dev queries (for choosing) and
+does) or give the blocks other dilations; or it is the bag head (`--bags`), which reads the teacher's wordpieces of
+the transcript through its table of piece vectors. Scored on the transcripts of the dev queries (for choosing) and
 of the benchmark's test queries (for reporting), among the app docs alone and among the app docs plus 100,000
 distractors, beside the teacher on the same transcripts (cascade-gt).
 Writes the `read-ceiling` section of benchmarks/RESULTS.md (or `--section`). Run: .venv/bin/python
@@ -28,12 +29,13 @@ from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
 from s2r_edge.index import DocIndex
-from s2r_edge.model import ModelConfig, StreamingEncoder, n_params
+from s2r_edge.model import ModelConfig, StreamingEncoder, WordBag, n_params
 from s2r_edge.synth import load_targets
 from s2r_edge.teacher import embed_texts
 from s2r_edge.texts import DEMO_QUERIES, DEV_QUERIES, read_queries
 from s2r_edge.train import (DocTargets, Reading, TrainConfig, dev_texts, doc_loss, held_chars, one_cycle,
                             teacher_loss)
+from s2r_edge.wordpieces import encode, padded, start_head
 
 from ear_cer import existing_file
 from eval_bench import INDEXES, bench_index, mrr10, positive_int
@@ -46,10 +48,15 @@ class Reader(nn.Module):
     """Characters -> an embedding per character -> the student's blocks, pooling and projection -> query vector: the
     path of `train`'s reading lessons, entering at the first block."""
 
-    def __init__(self, cfg: ModelConfig, dropout: float) -> None:
+    def __init__(self, run: Run, dropout: float) -> None:
         super().__init__()
-        self.reading = Reading(cfg.dim, 0)
-        self.student = StreamingEncoder(cfg, dropout)
+        self.hold = run.hold
+        self.reading = Reading(run.width, 0)
+        self.student = StreamingEncoder(ModelConfig(dim=run.width, dilations=run.dilations), dropout)
+
+    def inputs(self, texts: list[str]) -> torch.Tensor:
+        """Texts as the reader takes them: `char_ids` rows."""
+        return char_ids(texts, self.hold)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """ids (B, L), 0-padded (`char_ids`) -> unit vectors (B, emb_dim)."""
@@ -61,6 +68,27 @@ class Reader(nn.Module):
         return n_params(self.student) - sum(n_params(m) for m in unused)
 
 
+class BagReader(nn.Module):
+    """The bag head of a student that hears every wordpiece for certain: the transcript's pieces -> their vectors'
+    mean -> projection (`WordBag.read`)."""
+
+    def __init__(self, run: BagRun, texts: list[str]) -> None:
+        super().__init__()
+        self.head = WordBag(ModelConfig(vocab=run.vocab, bag_dim=run.dim))
+        start_head(self.head, texts)
+
+    def inputs(self, texts: list[str]) -> torch.Tensor:
+        """Texts as the head's piece ids, 0-padded."""
+        return padded(encode(self.head, texts))
+
+    def forward(self, pieces: torch.Tensor) -> torch.Tensor:
+        return self.head.read(pieces)
+
+    def n_params(self) -> int:
+        """Parameters of the table and projection (the classifier's input layer belongs to the ear)."""
+        return n_params(self.head) - n_params(self.head.inp)
+
+
 def char_ids(texts: list[str], hold: int = 1) -> torch.Tensor:
     """`held_chars` rows with every character held `hold` frames: held 1, the blocks see about three times as many
     characters of a text as of the same text spoken."""
@@ -68,10 +96,10 @@ def char_ids(texts: list[str], hold: int = 1) -> torch.Tensor:
 
 
 @torch.no_grad()
-def embed(reader: Reader, texts: list[str], hold: int = 1, batch: int = 256) -> np.ndarray:
+def embed(reader: Reader | BagReader, texts: list[str], batch: int = 256) -> np.ndarray:
     """The reader's unit vectors of `texts` (eval mode: no dropout)."""
     reader.eval()
-    return torch.cat([reader(char_ids(texts[i : i + batch], hold)) for i in range(0, len(texts), batch)]).numpy()
+    return torch.cat([reader(reader.inputs(texts[i : i + batch])) for i in range(0, len(texts), batch)]).numpy()
 
 
 @dataclass(frozen=True)
@@ -117,22 +145,60 @@ class Run:
         """Characters the blocks see: their receptive field in frames over the frames a character is held."""
         return (1 + sum((kernel - 1) * d for d in self.dilations)) / self.hold
 
+    def build(self, texts: list[str], dropout: float) -> Reader:
+        return Reader(self, dropout)
 
-def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: list[int], dev_idx: list[int],
-                 epochs: int, batch_size: int, cfg: TrainConfig, docs: DocTargets | None = None
-                 ) -> tuple[Reader, list[float], float]:
+    def describe(self) -> str:
+        return (f"conv blocks, width {self.width}, each character held {self.hold} frames, dilations "
+                f"{'-'.join(map(str, self.dilations))} ({self.context():.0f} characters seen)")
+
+
+@dataclass(frozen=True)
+class BagRun:
+    """The bag head's reading: its vocabulary (the most frequent wordpieces of the training texts) and the width of
+    its piece vectors."""
+
+    vocab: int
+    dim: int
+    share: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str) -> BagRun:
+        """`VOCABxDIM`, e.g. `8192x128`."""
+        vocab, _, dim = text.partition("x")
+        if not (vocab.isdigit() and dim.isdigit() and int(vocab) > 0 and 0 < int(dim) <= 384):
+            raise argparse.ArgumentTypeError(f"expected VOCABxDIM with DIM at most 384 (e.g. 8192x128), got {text!r}")
+        return cls(int(vocab), int(dim))
+
+    def __str__(self) -> str:
+        return f"bag {self.vocab}x{self.dim}"
+
+    def texts(self, n_train: int) -> int:
+        return round(n_train * self.share)
+
+    def build(self, texts: list[str], dropout: float) -> BagReader:
+        return BagReader(self, texts)
+
+    def describe(self) -> str:
+        return f"bag of the {self.vocab:,} most frequent wordpieces, vectors of {self.dim}"
+
+
+def train_reader(run: Run | BagRun, texts: list[str], targets: np.ndarray, train_idx: list[int],
+                 dev_idx: list[int], epochs: int, batch_size: int, cfg: TrainConfig, docs: DocTargets | None = None
+                 ) -> tuple[Reader | BagReader, list[float], float]:
     """Teach a reader (with `train`'s retrieval term when `docs` is given and `cfg.doc_weight` > 0); returns it,
     the dev cosine after each epoch and the median seconds per epoch."""
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     idx = rng.sample(train_idx, run.texts(len(train_idx)))
-    reader = Reader(ModelConfig(dim=run.width, dilations=run.dilations), cfg.dropout)
+    reader = run.build([texts[i] for i in idx], cfg.dropout)
     opt = torch.optim.AdamW(reader.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = epochs * math.ceil(len(idx) / batch_size)
     sched = one_cycle(opt, cfg.lr, steps)
     target = torch.from_numpy(targets.astype(np.float32))
     rows = docs.text_rows(np.array(texts)) if docs is not None and cfg.doc_weight > 0 else None
-    dev_cos, seconds = [], []
+    dev_set = [texts[i] for i in dev_idx]
+    dev_cos, seconds = [float((embed(reader, dev_set) * targets[dev_idx]).sum(-1).mean())], []
     for epoch in range(epochs):
         reader.train()
         t0 = time.time()
@@ -140,7 +206,7 @@ def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: lis
         plan = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         rng.shuffle(plan)
         for batch in tqdm(plan, desc=f"{run} epoch {epoch + 1}/{epochs}", mininterval=10):
-            emb = reader(char_ids([texts[i] for i in batch], run.hold))
+            emb = reader(reader.inputs([texts[i] for i in batch]))
             cos, nce = teacher_loss(emb, target[batch], torch.tensor(batch), cfg.temperature)
             loss = (1 - cos).mean() + cfg.contrastive_weight * nce
             if rows is not None:
@@ -150,7 +216,7 @@ def train_reader(run: Run, texts: list[str], targets: np.ndarray, train_idx: lis
             opt.step()
             sched.step()
         seconds.append(time.time() - t0)
-        dev_cos.append(float((embed(reader, [texts[i] for i in dev_idx], run.hold) * targets[dev_idx]).sum(-1).mean()))
+        dev_cos.append(float((embed(reader, dev_set) * targets[dev_idx]).sum(-1).mean()))
         print(f"{run} epoch {epoch + 1}: dev cosine {dev_cos[-1]:.3f}", file=sys.stderr)
     return reader, dev_cos, float(np.median(seconds))
 
@@ -159,31 +225,33 @@ def report(rows: list[dict], teacher: dict[str, dict[str, float]], n_queries: di
            command: str) -> str:
     """One table row per reader, and the teacher's own row."""
     cells = [(split, name) for split in QUERY_SETS for name in INDEXES]
-    lines = ["| width | frames a character | dilations | characters seen | texts taught | params (body) | s / epoch "
-             "| dev cos by epoch | " + " | ".join(f"{split} MRR@10, {name}" for split, name in cells) + " |",
-             "|---|---|---|---|---|---|---|---|" + "---|" * len(cells)]
-    lines += [f"| {r['width']} | {r['hold']} | {'-'.join(map(str, r['dilations']))} | {r['context']:.0f} "
-              f"| {r['texts']:,} | {r['params'] / 1e6:.2f} M | {r['epoch_s']:.0f} "
+    lines = ["| reader | texts taught | params | s / epoch | dev cos by epoch | "
+             + " | ".join(f"{split} MRR@10, {name}" for split, name in cells) + " |",
+             "|---|---|---|---|---|" + "---|" * len(cells)]
+    lines += [f"| {r['reader']} | {r['texts']:,} | {r['params'] / 1e6:.2f} M | {r['epoch_s']:.0f} "
               f"| {' → '.join(f'{c:.3f}' for c in r['dev_cos'])} | "
               + " | ".join(f"{r['mrr@10'][split][name]:.3f}" for split, name in cells) + " |" for r in rows]
-    lines.append("| teacher (cascade-gt) | - | - | - | - | - | - | 1 | "
+    lines.append("| teacher (cascade-gt) | - | - | - | 1 | "
                  + " | ".join(f"{teacher[split][name]:.3f}" for split, name in cells) + " |")
     sizes = ", ".join(f"{n} {split}" for split, n in n_queries.items())
     return (f"Command: `{command}`\n\n"
-            f"Readers: the student's blocks, pooling and projection at each width, fed characters (each held for "
-            f"some frames, as speech holds one for about 3 of the student's 20 ms frames), taught with the "
-            f"training texts alone (cosine + InfoNCE, as the speech student). Dev cos: "
-            f"cosine to the teacher on {n_texts:,} held-out training texts. MRR@10 over the transcripts of the "
-            f"queries ({sizes}), perfectly heard.\n\n" + "\n".join(lines))
+            f"Readers: the student's conv blocks, pooling and projection fed characters (each held for some frames, "
+            f"as speech holds one for about 3 of the student's 20 ms frames), or its bag head fed the teacher's "
+            f"wordpieces; taught with the training texts alone (cosine + InfoNCE, as the speech student). Params: "
+            f"what a speech student shares with the reader. Dev cos: cosine to the teacher on {n_texts:,} held-out "
+            f"training texts, before training, then after each epoch. MRR@10 over the transcripts of the queries "
+            f"({sizes}), perfectly heard.\n\n" + "\n".join(lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--texts", type=existing_file, required=True,
                         help="texts and teacher vectors from `s2r-edge synth --targets-out`")
-    parser.add_argument("--runs", nargs="+", type=Run.parse, default=[Run(64), Run(128), Run(256)],
+    parser.add_argument("--runs", nargs="*", type=Run.parse, default=[Run(64), Run(128), Run(256)],
                         help="WIDTH[@SHARE][:hHOLD][:dD-D-...]: width, share of the training texts, frames each "
                         "character is held, blocks' dilations (default: 64 128 256)")
+    parser.add_argument("--bags", nargs="*", type=BagRun.parse, default=[],
+                        help="VOCABxDIM: bag heads to teach, each after the runs (e.g. 8192x128)")
     parser.add_argument("--epochs", type=positive_int, default=4, help="passes over the texts per run (default 4)")
     parser.add_argument("--batch-size", type=positive_int, default=128, help="texts per step (default 128)")
     parser.add_argument("--section", default="read-ceiling", help="the RESULTS.md section to write "
@@ -213,13 +281,12 @@ def main() -> None:
 
     teacher = score(embed_texts)
     rows = []
-    for run in args.runs:
+    for run in [*args.runs, *args.bags]:
         reader, dev_cos, epoch_s = train_reader(run, texts, targets, train_idx, dev_idx, args.epochs,
                                                 args.batch_size, cfg, docs)
-        rows.append({"width": run.width, "share": run.share, "hold": run.hold, "dilations": run.dilations,
-                     "context": run.context(), "texts": run.texts(len(train_idx)),
+        rows.append({"run": str(run), "reader": run.describe(), "texts": run.texts(len(train_idx)),
                      "params": reader.n_params(), "epoch_s": epoch_s, "dev_cos": dev_cos,
-                     "mrr@10": score(lambda texts: embed(reader, texts, run.hold))})
+                     "mrr@10": score(lambda texts: embed(reader, texts))})
         print(json.dumps(rows[-1]), file=sys.stderr)
     print(json.dumps({"teacher": teacher, "runs": rows}))
     if not args.no_write:

@@ -270,16 +270,21 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise S2RError(f"--doc-weight must be 0 or more (0 turns the retrieval term off), got {args.doc_weight:g}")
     if args.doc_weight == 0 and (args.docs or args.doc_queries):
         raise S2RError("--docs and --doc-queries feed the retrieval term, which is off: add --doc-weight W (e.g. 1)")
+    if args.vocab < 0 or not 0 < args.bag_dim <= 1024 or not args.piece_weight >= 0:
+        raise S2RError(f"--vocab must be 0 (attention pooling) or more, --bag-dim 1 to 1024 and --piece-weight 0 or "
+                       f"more; got {args.vocab}, {args.bag_dim} and {args.piece_weight:g}")
     if not (args.read_weight > 0 and args.read_batch > 0):
         raise S2RError(f"--read-weight and --read-batch must be above 0 (leave out --read-texts for no reading "
                        f"lessons), got {args.read_weight:g} and {args.read_batch}")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
                       workers=args.workers, spec_augment=not args.no_spec_augment, doc_weight=args.doc_weight,
                       read_weight=args.read_weight, read_layer=args.read_layer, read_batch=args.read_batch,
+                      piece_weight=args.piece_weight,
                       **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight}))
     docs = DocTargets.load(args.docs, args.doc_queries) if args.doc_weight > 0 else None
     budget = None if args.time_budget is None else args.time_budget * 60
-    if train(args.data, args.out, cfg, ModelConfig(dim=args.dim), time_budget_s=budget, init=args.init,
+    model_cfg = ModelConfig(dim=args.dim, vocab=args.vocab, bag_dim=args.bag_dim)
+    if train(args.data, args.out, cfg, model_cfg, time_budget_s=budget, init=args.init,
              docs=docs, read_texts=args.read_texts) is not None:
         print(f"wrote {args.out}")
 
@@ -424,6 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=48)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--dim", type=int, default=192, help="encoder width")
+    t.add_argument("--vocab", type=int, default=0, metavar="K",
+                   help="pool through a bag of the K most frequent teacher wordpieces of the training texts instead "
+                   "of attention pooling (with --init: a new bag head on its body); default 0: attention pooling")
+    t.add_argument("--bag-dim", type=int, default=128, help="width of the bag head's piece vectors (default 128)")
+    t.add_argument("--piece-weight", type=float, default=1.0,
+                   help="weight of the bag head's wordpiece CTC loss (default 1)")
     t.add_argument("--ctc-weight", type=float, default=None,
                    help="weight of the character CTC loss that teaches the ear (default: TrainConfig's, 0.5)")
     t.add_argument("--no-spec-augment", action="store_true", help="do not mask mel bands and time spans in training")

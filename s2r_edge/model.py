@@ -1,5 +1,8 @@
 """The streaming student: raw 16 kHz PCM -> log-mel -> causal conv encoder -> pooled, normalised query vector.
 
+Two pooling heads: attention pooling of the encoder frames (the shipped model), or a bag of the teacher's
+wordpieces (`ModelConfig.vocab` > 0): each frame's posterior over the pieces weighs a table of piece vectors.
+
 Everything the device needs is inside the module, so the exported program takes raw float PCM.
 `step(chunk, *state) -> (embedding, *state)` processes one fixed chunk; `forward(wav)` runs a whole
 (padded) batch and gives the same embedding as stepping through the utterance chunk by chunk.
@@ -38,6 +41,9 @@ class ModelConfig:
     dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4, 1, 2)
     kernel: int = 5
     emb_dim: int = 384  # the teacher's space
+    vocab: int = 0  # wordpieces of the bag head (0: attention pooling instead)
+    bag_dim: int = 128  # width of the bag head's piece vectors
+    bag_stride: int = 2  # encoder frames per wordpiece posterior (2: one every 40 ms)
     version: str = "0.1.0"
     teacher: str = "all-MiniLM-L6-v2"
 
@@ -48,6 +54,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.chunk_samples % (self.hop * self.stack):
             raise ValueError("chunk_samples must be a multiple of hop * stack")
+        if self.vocab and self.chunk_samples % (self.hop * self.stack * self.bag_stride):
+            raise ValueError("a chunk's encoder frames must be a multiple of bag_stride")
 
 
 def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int) -> np.ndarray:
@@ -136,6 +144,97 @@ class CausalBlock(nn.Module):
         return x + self.drop(self.ff(x)), y[:, y.shape[1] - self.context :]
 
 
+class AttentionPool(nn.Module):
+    """Running softmax attention pooling of the encoder frames (log-sum-exp with a running max, exact across
+    chunks), projected to the teacher's space. State: running max, weight sum, weighted frame sum."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.score = nn.Linear(cfg.dim, 1)
+        self.proj = nn.Linear(cfg.dim, cfg.emb_dim)
+
+    def state_shapes(self, batch: int) -> list[tuple[int, ...]]:
+        return [(batch, 1), (batch, 1), (batch, self.proj.in_features)]
+
+    def forward(self, x: torch.Tensor, m: torch.Tensor, s: torch.Tensor, acc: torch.Tensor,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """Frames (B, L, D) (`mask` (B, L): the real ones) folded into the state; returns the new state."""
+        score = SCORE_BOUND * torch.tanh(self.score(x) / SCORE_BOUND)  # (B, L, 1)
+        if mask is not None:
+            score = score.masked_fill(~mask.unsqueeze(2), -SCORE_BOUND)
+        new_m = torch.maximum(m, score.amax(dim=1))
+        w = torch.exp(score - new_m.unsqueeze(1))
+        if mask is not None:
+            w = w * mask.unsqueeze(2)
+        decay = torch.exp(m - new_m)
+        return new_m, s * decay + w.sum(dim=1), acc * decay + (w * x).sum(dim=1)
+
+    def embed(self, m: torch.Tensor, s: torch.Tensor, acc: torch.Tensor) -> torch.Tensor:
+        """The query vector from the state: the weighted mean frame, projected, unit length."""
+        return F.normalize(self.proj(acc / s), dim=-1)
+
+
+class WordBag(nn.Module):
+    """A bag of the teacher's wordpieces. Every `bag_stride` frames' posterior over `vocab` pieces (a CTC classifier,
+    blank first, whose class vectors are the pieces' own vectors) weighs the table of piece vectors; the query vector
+    is the projected mean of the pieces heard. A table of word meanings reads far better than conv blocks over characters
+    (RESULTS "A bag of wordpieces"). State: the weighted piece-vector sum and the pieces' total weight."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.register_buffer("token_ids", torch.zeros(cfg.vocab, dtype=torch.long))  # teacher ids of pieces 1..K
+        self.stride = cfg.bag_stride
+        self.inp = nn.Linear(cfg.bag_stride * cfg.dim, cfg.bag_dim)
+        self.table = nn.Parameter(torch.randn(cfg.vocab + 1, cfg.bag_dim) / math.sqrt(cfg.bag_dim))  # row 0: blank
+        self.bias = nn.Parameter(torch.zeros(cfg.vocab + 1))
+        with torch.no_grad():
+            self.bias[0] = math.log(cfg.vocab)  # start out hearing mostly blanks, as a trained CTC head does
+        self.proj = nn.Linear(cfg.bag_dim, cfg.emb_dim)
+        self.register_buffer("codes", None)  # the table as int8 rows and a scale each, once `to_int8` is called
+        self.register_buffer("scales", None)
+
+    def rows(self) -> torch.Tensor:
+        """The piece table (blank first): trained fp32, or after `to_int8` its int8 codes times each row's scale."""
+        return self.table if self.codes is None else self.codes.float() * self.scales
+
+    @torch.no_grad()
+    def to_int8(self) -> None:
+        """Keep the table as int8 codes with one scale per row (symmetric), dequantized where it is used: an exported
+        program then carries a byte per table weight. PT2E's int8 quantizes Linear layers only, and the table serves
+        two products (the classifier and the bag), so it would stay fp32 there. For export copies, not training."""
+        scales = self.table.abs().amax(dim=1, keepdim=True).clamp(min=1e-8) / 127
+        self.codes, self.scales = torch.round(self.table / scales).to(torch.int8), scales
+        self.table = nn.Parameter(self.table.new_zeros(0, self.table.shape[1]), requires_grad=False)
+
+    def state_shapes(self, batch: int) -> list[tuple[int, ...]]:
+        return [(batch, self.proj.in_features), (batch, 1)]
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Frames (B, L, D) -> piece logits (B, ceil(L / stride), vocab + 1), blank first (a zero frame pads L)."""
+        b, n, d = x.shape
+        x = F.pad(x, (0, 0, 0, -n % self.stride))
+        return F.linear(self.inp(x.reshape(b, -1, self.stride * d)), self.rows(), self.bias)
+
+    def forward(self, x: torch.Tensor, total: torch.Tensor, count: torch.Tensor,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """Frames (B, L, D) (`mask` (B, L): the real ones) folded into the state; returns the new state."""
+        p = self.logits(x).softmax(-1)[..., 1:]
+        if mask is not None:
+            p = p * mask[:, :: self.stride].unsqueeze(2)
+        p = p.sum(dim=1)  # (B, vocab): how much of each piece was heard
+        return total + F.linear(p, self.rows()[1:].T), count + p.sum(dim=1, keepdim=True)
+
+    def embed(self, total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+        """The query vector from the state: the mean piece vector heard, projected, unit length."""
+        return F.normalize(self.proj(total / count.clamp(min=1e-3)), dim=-1)
+
+    def read(self, pieces: torch.Tensor) -> torch.Tensor:
+        """Pieces (B, L) (1-based, 0-padded) heard for certain -> unit vectors (B, emb_dim): what the head makes of
+        a perfect ear."""
+        heard = (pieces > 0).unsqueeze(2).float()
+        return self.embed((self.rows()[pieces] * heard).sum(dim=1), heard.sum(dim=1))
+
+
 class StreamingEncoder(nn.Module):
     """The student. Use `step` for streaming (what is exported) and `forward` for training."""
 
@@ -146,20 +245,19 @@ class StreamingEncoder(nn.Module):
         self.inp = nn.Linear(cfg.stack * cfg.n_mels, cfg.dim)
         self.blocks = nn.ModuleList(CausalBlock(cfg.dim, cfg.kernel, d, dropout) for d in cfg.dilations)
         self.norm = nn.LayerNorm(cfg.dim)
-        self.score = nn.Linear(cfg.dim, 1)
-        self.proj = nn.Linear(cfg.dim, cfg.emb_dim)
+        self.head = WordBag(cfg) if cfg.vocab else AttentionPool(cfg)
         self.ctc = nn.Linear(cfg.dim, len(CHARS) + 1)  # training-only head, not exported
 
     def state_shapes(self, batch: int = 1) -> list[tuple[int, ...]]:
-        """Shapes of the streaming state: audio tail, one cache per block, then pooling max, sum, accumulator."""
+        """Shapes of the streaming state: audio tail, one cache per block, then the head's."""
         cfg = self.cfg
-        return [
-            (batch, cfg.n_fft - cfg.hop),
-            *[(batch, b.context, cfg.dim) for b in self.blocks],
-            (batch, 1),
-            (batch, 1),
-            (batch, cfg.dim),
-        ]
+        return [(batch, cfg.n_fft - cfg.hop), *[(batch, b.context, cfg.dim) for b in self.blocks],
+                *self.head.state_shapes(batch)]
+
+    def split_state(self, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """A flat state -> audio tail, the blocks' caches, the head's state."""
+        n = len(self.blocks)
+        return state[0], list(state[1 : 1 + n]), list(state[1 + n :])
 
     def initial_state(self, batch: int = 1) -> list[torch.Tensor]:
         return [torch.zeros(s) for s in self.state_shapes(batch)]
@@ -185,32 +283,32 @@ class StreamingEncoder(nn.Module):
             new_caches.append(cache)
         return self.norm(x), new_caches
 
-    def pool(
-        self, x: torch.Tensor, m: torch.Tensor, s: torch.Tensor, acc: torch.Tensor, mask: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Running softmax attention pooling (log-sum-exp with a running max), exact across chunks."""
-        score = SCORE_BOUND * torch.tanh(self.score(x) / SCORE_BOUND)  # (B, L, 1)
-        if mask is not None:
-            score = score.masked_fill(~mask.unsqueeze(2), -SCORE_BOUND)
-        new_m = torch.maximum(m, score.amax(dim=1))
-        w = torch.exp(score - new_m.unsqueeze(1))
-        if mask is not None:
-            w = w * mask.unsqueeze(2)
-        decay = torch.exp(m - new_m)
-        return new_m, s * decay + w.sum(dim=1), acc * decay + (w * x).sum(dim=1)
-
-    def embed(self, s: torch.Tensor, acc: torch.Tensor) -> torch.Tensor:
-        """The query vector from the pooling sums: projected to the teacher's space, unit length."""
-        return F.normalize(self.proj(acc / s), dim=-1)
-
     def step(self, chunk: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """chunk (B, chunk_samples) + state -> (embedding (B, emb_dim), *new state)."""
-        tail, caches, (m, s, acc) = state[0], list(state[1:-3]), state[-3:]
+        tail, caches, pooled = self.split_state(list(state))
         audio = torch.cat([tail, chunk], dim=1)
         new_tail = audio[:, audio.shape[1] - tail.shape[1] :]
         x, caches = self._encode(audio, caches)
-        m, s, acc = self.pool(x, m, s, acc)
-        return (self.embed(s, acc), new_tail, *caches, m, s, acc)
+        pooled = self.head(x, *pooled)
+        return (self.head.embed(*pooled), new_tail, *caches, *pooled)
+
+    def frames(
+        self, wav: torch.Tensor, lengths: torch.Tensor | None = None, spec_augment: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """wav (B, T) zero-padded, T a multiple of hop * stack -> encoder frames (B, L, D) and, with `lengths`
+        (samples per row), which frames are real (B, L). `spec_augment` masks random mel bands and time spans."""
+        tail, caches, _ = self.split_state([t.to(wav.device) for t in self.initial_state(wav.shape[0])])
+        x, _ = self._encode(torch.cat([tail, wav], dim=1), caches, spec_augment)
+        if lengths is None:
+            return x, None
+        frame = self.cfg.hop * self.cfg.stack
+        n_valid = torch.div(lengths + frame - 1, frame, rounding_mode="floor")
+        return x, torch.arange(x.shape[1], device=wav.device)[None, :] < n_valid[:, None]
+
+    def pooled(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Whole utterances' frames -> their query vectors (B, emb_dim), as `step` gives at the last chunk."""
+        _, _, state = self.split_state([t.to(x.device) for t in self.initial_state(x.shape[0])])
+        return self.head.embed(*self.head(x, *state, mask=mask))
 
     def forward(
         self, wav: torch.Tensor, lengths: torch.Tensor | None = None, spec_augment: bool = False
@@ -220,15 +318,8 @@ class StreamingEncoder(nn.Module):
         With `lengths` (samples per row), frames past each row's end are left out of the pooling.
         `spec_augment` masks random mel bands and time spans (training only).
         """
-        state = [t.to(wav.device) for t in self.initial_state(wav.shape[0])]
-        x, _ = self._encode(torch.cat([state[0], wav], dim=1), state[1:-3], spec_augment)
-        mask = None
-        if lengths is not None:
-            frame = self.cfg.hop * self.cfg.stack
-            n_valid = torch.div(lengths + frame - 1, frame, rounding_mode="floor")
-            mask = torch.arange(x.shape[1], device=wav.device)[None, :] < n_valid[:, None]
-        _, s, acc = self.pool(x, *state[-3:], mask=mask)
-        return self.embed(s, acc), self.ctc(x).log_softmax(-1)
+        x, mask = self.frames(wav, lengths, spec_augment)
+        return self.pooled(x, mask), self.ctc(x).log_softmax(-1)
 
 
 class StepModule(nn.Module):
@@ -251,13 +342,18 @@ def save_checkpoint(encoder: StreamingEncoder, path: Path, **extra: object) -> N
     tmp.replace(path)
 
 
+def _renamed(state: dict) -> dict:
+    """Checkpoints from before the bag head kept attention pooling's weights at the top level."""
+    return {("head." + k if k.split(".")[0] in ("score", "proj") else k): v for k, v in state.items()}
+
+
 def load_checkpoint(path: Path) -> tuple[StreamingEncoder, dict]:
     """Load an eager student from a checkpoint written by `save_checkpoint`; returns it (eval mode) and the raw dict."""
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
         cfg = ModelConfig(**{**ckpt["config"], "dilations": tuple(ckpt["config"]["dilations"])})
         encoder = StreamingEncoder(cfg)
-        encoder.load_state_dict(ckpt["state_dict"])
+        encoder.load_state_dict(_renamed(ckpt["state_dict"]))
     except (OSError, KeyError, RuntimeError, TypeError, EOFError, pickle.UnpicklingError) as exc:
         raise S2RError(f"{path}: not a usable s2r-edge checkpoint ({exc})") from None
     return encoder.eval(), ckpt

@@ -5,6 +5,8 @@ Loss = (1 - cosine to the teacher vector) + contrastive InfoNCE against the othe
 instead of learning to hear) + optionally a retrieval term: an utterance of a known query of a corpus (or of a doc's
 title) is pulled to its relevant docs' teacher vectors against all the corpus's other docs, the hard negatives
 + optionally reading lessons: texts without audio, as characters, taught through the upper blocks (`Reading`).
+A student with a bag head (`ModelConfig.vocab` > 0) also learns a CTC over the teacher's wordpieces, whose posteriors
+weigh its bag, and its reading lessons are the texts' wordpieces read by the bag head (`WordBag.read`).
 Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble noise, band-limiting.
 A run can start from an earlier student (`init`) to fine-tune it on new speech.
 Checkpoints after every epoch; a rerun with the same `out` resumes from the last one (also after a time budget).
@@ -33,6 +35,7 @@ from s2r_edge.model import (CHARS, ModelConfig, StreamingEncoder, load_checkpoin
                              text_to_labels)
 from s2r_edge.noise import NOISE_KINDS, Condition, band_limit, reverberate
 from s2r_edge.synth import SpeechSet, load_targets
+from s2r_edge.wordpieces import coverage, encode, padded, start_head
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class TrainConfig:
     read_weight: float = 1.0  # weight of the reading lessons, when texts for them are given
     read_layer: int = 4  # the block where the lessons' characters enter, in place of what the lower blocks heard
     read_batch: int = 64  # texts per reading lesson, one lesson beside every speech batch
+    piece_weight: float = 1.0  # weight of the wordpiece CTC loss of a bag head (`ModelConfig.vocab` > 0)
     dropout: float = 0.1
     spec_augment: bool = True  # mask random mel bands and time spans of every training utterance
     noise_prob: float = 0.5  # share of utterances that get white, pink or babble noise
@@ -190,10 +194,9 @@ class Reading(nn.Module):
     def forward(self, encoder: StreamingEncoder, ids: torch.Tensor) -> torch.Tensor:
         """The student's unit vectors (B, emb_dim) of texts given as `held_chars` rows, read rather than heard."""
         ids = ids.to(self.chars.weight.device)
-        state = [t.to(ids.device) for t in encoder.initial_state(len(ids))]
-        x, _ = encoder.body(self.chars(ids), state[1 + self.layer : -3], first=self.layer)
-        _, s, acc = encoder.pool(x, *state[-3:], mask=ids > 0)
-        return encoder.embed(s, acc)
+        _, caches, _ = encoder.split_state([t.to(ids.device) for t in encoder.initial_state(len(ids))])
+        x, _ = encoder.body(self.chars(ids), caches[self.layer :], first=self.layer)
+        return encoder.pooled(x, ids > 0)
 
 
 def held_chars(texts: list[str], holds: Callable[[int], np.ndarray]) -> torch.Tensor:
@@ -214,10 +217,14 @@ def reading_plan(texts: list[str], size: int, rng: random.Random) -> list[list[i
     return batches(list(range(len(texts))), np.array([len(t) for t in texts]), size, rng, jitter=16)
 
 
-def read_loss(reading: Reading, encoder: StreamingEncoder, texts: list[str], targets: torch.Tensor,
+def read_loss(reading: Reading | None, encoder: StreamingEncoder, texts: list[str], targets: torch.Tensor,
               rng: np.random.Generator, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cosine and InfoNCE of one reading lesson, as for speech."""
-    emb = reading(encoder, lesson_chars(texts, rng))
+    """Cosine and InfoNCE of one reading lesson, as for speech: characters through the upper blocks (`reading`),
+    or for a bag head (`reading` None) the texts' wordpieces through its table."""
+    if reading is None:
+        emb = encoder.head.read(padded(encode(encoder.head, texts)).to(targets.device))
+    else:
+        emb = reading(encoder, lesson_chars(texts, rng))
     return teacher_loss(emb, targets, torch.arange(len(texts), device=emb.device), temperature)
 
 
@@ -264,24 +271,36 @@ def distill_loss(
     cfg: TrainConfig,
     docs: DocTargets | None = None,
     doc_rows: torch.Tensor | None = None,
+    pieces: list[list[int]] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The three-part loss on one batch, plus the retrieval term when `docs` is given (`doc_rows`: each
-    utterance's row of its relevance, -1 for none); returns it and its parts for logging."""
-    emb, logp = encoder(wav, lengths, spec_augment=encoder.training and cfg.spec_augment)
+    utterance's row of its relevance, -1 for none) and the wordpiece CTC of a bag head (`pieces`: each utterance's
+    piece ids); returns it and its parts for logging."""
+    x, mask = encoder.frames(wav, lengths, spec_augment=encoder.training and cfg.spec_augment)
+    emb = encoder.pooled(x, mask)
     cos, nce = teacher_loss(emb, targets, text_ids, cfg.temperature)
-    frame = encoder.cfg.hop * encoder.cfg.stack
-    in_lens = torch.div(lengths + frame - 1, frame, rounding_mode="floor")
-    flat = torch.tensor([c for seq in labels for c in seq], dtype=torch.long)
-    ctc = F.ctc_loss(
-        logp.transpose(0, 1).float(), flat, in_lens, torch.tensor([len(s) for s in labels]), zero_infinity=True
-    )
+    in_lens = mask.sum(1)
+    ctc = ctc_loss(encoder.ctc(x).log_softmax(-1), in_lens, labels)
     loss = (1 - cos).mean() + cfg.contrastive_weight * nce + cfg.ctc_weight * ctc
     parts = {"cos": cos.mean().item(), "nce": nce.item(), "ctc": ctc.item()}
+    if pieces is not None:
+        stride = encoder.cfg.bag_stride
+        piece = ctc_loss(encoder.head.logits(x).log_softmax(-1), torch.div(in_lens + stride - 1, stride,
+                                                                           rounding_mode="floor"), pieces)
+        loss = loss + cfg.piece_weight * piece
+        parts["pieces"] = piece.item()
     if docs is not None and doc_rows is not None:
         retrieval = doc_loss(emb, doc_rows, docs, cfg.temperature)
         loss = loss + cfg.doc_weight * retrieval
         parts["doc"] = retrieval.item()
     return loss, parts
+
+
+def ctc_loss(logp: torch.Tensor, in_lens: torch.Tensor, labels: list[list[int]]) -> torch.Tensor:
+    """CTC of frame log-probs (B, L, classes) against each row's label ids (blank 0); rows it cannot align add 0."""
+    flat = torch.tensor([c for seq in labels for c in seq], dtype=torch.long)
+    return F.ctc_loss(logp.transpose(0, 1).float(), flat, in_lens, torch.tensor([len(s) for s in labels]),
+                      zero_infinity=True)
 
 
 def teacher_loss(
@@ -320,7 +339,9 @@ def train(
     read_texts: str | Path | None = None,
 ) -> StreamingEncoder | None:
     """Train (or resume) a student on the dataset at `data_path` (or on several, as one) and write it to `out`:
-    from the student at `init` if given (fine-tuning; `model_cfg` is then unused), else from scratch. With `docs`
+    from the student at `init` if given (fine-tuning; of `model_cfg` only a bag head is then used, which replaces
+    an attention-pooled init's head), else from scratch. A new bag head takes the wordpieces most frequent in the
+    training texts (the reading lessons' too). With `docs`
     and `cfg.doc_weight` > 0 the utterances of its known queries also learn the retrieval term. With `read_texts`
     (a `synth --targets-out` file) every step also gives a reading lesson of `cfg.read_batch` of its texts.
 
@@ -355,17 +376,24 @@ def train(
         encoder, ckpt = load_checkpoint(resume)
         start_epoch, dev_cos = ckpt["epoch"] + 1, ckpt.get("dev_cos")
         print(f"resuming from {resume} after epoch {ckpt['epoch'] + 1}", flush=True)
-    elif init is not None:  # its weights, and the characters of its reading lessons if it had some; no optimizer
-        encoder, init_ckpt = load_checkpoint(Path(init))
-        ckpt = {"reading": init_ckpt["reading"]} if "reading" in init_ckpt else {}
     else:
-        encoder = StreamingEncoder(model_cfg)
-        set_norm(encoder, data)
-        ckpt = {}
-    if lessons is not None and not 0 <= cfg.read_layer < len(encoder.blocks):
+        if init is not None:  # its weights, and the characters of its reading lessons if it had some; no optimizer
+            encoder, init_ckpt = load_checkpoint(Path(init))
+            ckpt = {"reading": init_ckpt["reading"]} if "reading" in init_ckpt else {}
+        else:
+            encoder, ckpt = StreamingEncoder(model_cfg), {}
+            set_norm(encoder, data)
+        if model_cfg.vocab and not encoder.cfg.vocab:  # a new bag head on the body
+            body = {k: v for k, v in encoder.state_dict().items() if not k.startswith("head.")}
+            encoder = StreamingEncoder(replace(encoder.cfg, vocab=model_cfg.vocab, bag_dim=model_cfg.bag_dim))
+            encoder.load_state_dict(body, strict=False)
+            ckpt = {}
+            seen = [str(data.texts[t]) for t in np.unique(data.text_ids[train_idx])] + (lessons[0] if lessons else [])
+            start_head(encoder.head, seen)
+    if lessons is not None and not encoder.cfg.vocab and not 0 <= cfg.read_layer < len(encoder.blocks):
         raise S2RError(f"reading lessons enter at block {cfg.read_layer}, but the student has blocks 0 to "
                        f"{len(encoder.blocks) - 1}: give a block of those")
-    reading = Reading(encoder.cfg.dim, cfg.read_layer) if lessons is not None else None
+    reading = Reading(encoder.cfg.dim, cfg.read_layer) if lessons is not None and not encoder.cfg.vocab else None
     if start_epoch and ("reading" in ckpt) != (reading is not None):
         raise S2RError(f"{resume} was written {'with' if 'reading' in ckpt else 'without'} reading lessons: resume "
                        f"it with the same options, or delete it to start again")
@@ -387,8 +415,12 @@ def train(
         print(f"retrieval term: {n_known} training utterances speak a known query of {len(docs.vectors)} docs",
               flush=True)
     if lessons is not None:
-        print(f"reading lessons: {len(lessons[0])} texts, {cfg.read_batch} a step, entering at block {cfg.read_layer}",
-              flush=True)
+        where = "through the bag head" if encoder.cfg.vocab else f"entering at block {cfg.read_layer}"
+        print(f"reading lessons: {len(lessons[0])} texts, {cfg.read_batch} a step, {where}", flush=True)
+    pieces = encode(encoder.head, [str(t) for t in data.texts]) if encoder.cfg.vocab else None
+    if pieces is not None:
+        print(f"bag head: {encoder.cfg.vocab} wordpieces, {coverage(encoder.head, [str(t) for t in data.texts]):.1%} "
+              f"of the speech's pieces", flush=True)
 
     targets = torch.from_numpy(data.targets.astype(np.float32))
     labels = [text_to_labels(str(t)) for t in data.texts]
@@ -408,6 +440,7 @@ def train(
             loss, parts = distill_loss(
                 encoder, wav.to(device), lens.to(device), targets[tids].to(device), tids.to(device),
                 [labels[t] for t in tids.tolist()], cfg, docs, None if doc_rows is None else doc_rows[tids].to(device),
+                None if pieces is None else [pieces[t] for t in tids.tolist()],
             )
             opt.zero_grad(set_to_none=True)
             loss.backward()

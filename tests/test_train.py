@@ -132,7 +132,7 @@ def test_a_reading_lesson_teaches_only_the_blocks_from_its_layer_up():
     ((1 - cos).mean() + nce).backward()
     taught = {name for name, p in [*encoder.named_parameters(), *reading.named_parameters()]
               if p.grad is not None and p.grad.abs().sum() > 0}
-    assert {"chars.weight", "blocks.1.ff.1.weight", "blocks.2.conv_weight", "score.weight", "proj.weight"} <= taught
+    assert {"chars.weight", "blocks.1.ff.1.weight", "blocks.2.conv_weight", "head.score.weight", "head.proj.weight"} <= taught
     assert not {n for n in taught if n.startswith(("frontend", "inp", "blocks.0", "ctc"))}  # the ear is not read to
 
 
@@ -163,3 +163,24 @@ def test_a_run_with_reading_lessons_trains_resumes_and_refuses_bad_settings(tmp_
     with pytest.raises(S2RError, match="digits.npz: no texts to read"):
         train(tmp_path / "d.npz", tmp_path / "t.pt", cfg, small, read_texts=tmp_path / "digits.npz")
     assert not (tmp_path / "t.pt").exists()
+
+
+def test_a_bag_head_is_put_on_an_init_body_and_learns_its_pieces_from_speech_and_lessons(tmp_path, capsys):
+    data = synthesize(TEXTS, SynthConfig(voices=("espeak:en-us",)), embed_texts(TEXTS), progress=False)
+    data.save(tmp_path / "d.npz")
+    write_targets(READ + TEXTS, embed_texts(READ + TEXTS), tmp_path / "read.npz")
+    cfg = TrainConfig(epochs=1, batch_size=3, dev_fraction=0.2, device="cpu", read_batch=4)
+    start = train(tmp_path / "d.npz", tmp_path / "start.pt", cfg, ModelConfig(dim=32, dilations=(1, 2)))
+    capsys.readouterr()
+
+    bag = ModelConfig(vocab=12, bag_dim=16)
+    tuned = train(tmp_path / "d.npz", tmp_path / "bag.pt", cfg, bag, init=tmp_path / "start.pt",
+                  read_texts=tmp_path / "read.npz")
+    out = capsys.readouterr().out
+    assert "reading lessons: 11 texts, 4 a step, through the bag head" in out and "bag head: 12 wordpieces" in out
+    assert tuned is not None and (tuned.cfg.dim, tuned.cfg.vocab, tuned.cfg.bag_dim) == (32, 12, 16)
+    assert not torch.equal(tuned.blocks[0].conv_weight, start.blocks[0].conv_weight)  # the body went on learning
+    reloaded = load_checkpoint(tmp_path / "bag.pt")[0]
+    assert reloaded.head.token_ids.tolist() == tuned.head.token_ids.tolist() and len(set(tuned.head.token_ids.tolist())) == 12
+    emb = reloaded.step(torch.zeros(1, 2560), *reloaded.initial_state())[0]
+    assert torch.isfinite(emb).all() and emb.shape == (1, 384)
