@@ -210,10 +210,12 @@ class WordBag(nn.Module):
         return [(batch, self.proj.in_features), (batch, 1)]
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Frames (B, L, D) -> piece logits (B, ceil(L / stride), vocab + 1), blank first (a zero frame pads L)."""
+        """Frames (B, L, D) -> piece logits (B, ceil(L / stride), vocab + 1), blank first (a zero frame pads L).
+        Both uses of the table are plain matmuls: an fp32 XNNPACK program that read it as a Linear weight and as a
+        matmul operand crashed in its first step."""
         b, n, d = x.shape
         x = F.pad(x, (0, 0, 0, -n % self.stride))
-        return F.linear(self.inp(x.reshape(b, -1, self.stride * d)), self.rows(), self.bias)
+        return self.inp(x.reshape(b, -1, self.stride * d)) @ self.rows().T + self.bias
 
     def forward(self, x: torch.Tensor, total: torch.Tensor, count: torch.Tensor,
                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
@@ -222,7 +224,7 @@ class WordBag(nn.Module):
         if mask is not None:
             p = p * mask[:, :: self.stride].unsqueeze(2)
         p = p.sum(dim=1)  # (B, vocab): how much of each piece was heard
-        return total + F.linear(p, self.rows()[1:].T), count + p.sum(dim=1, keepdim=True)
+        return total + p @ self.rows()[1:], count + p.sum(dim=1, keepdim=True)
 
     def embed(self, total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
         """The query vector from the state: the mean piece vector heard, projected, unit length."""
