@@ -383,6 +383,9 @@ def train(
         else:
             encoder, ckpt = StreamingEncoder(model_cfg), {}
             set_norm(encoder, data)
+        if model_cfg.vocab and encoder.cfg.vocab and model_cfg.vocab != encoder.cfg.vocab:
+            raise S2RError(f"{init} already pools through a bag of {encoder.cfg.vocab} wordpieces: leave out the "
+                           f"vocabulary size to go on with it, or start from an attention-pooled student")
         if model_cfg.vocab and not encoder.cfg.vocab:  # a new bag head on the body
             body = {k: v for k, v in encoder.state_dict().items() if not k.startswith("head.")}
             encoder = StreamingEncoder(replace(encoder.cfg, vocab=model_cfg.vocab, bag_dim=model_cfg.bag_dim))

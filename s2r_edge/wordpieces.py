@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from s2r_edge.errors import S2RError
 from s2r_edge.model import WordBag
 from s2r_edge.teacher import _model
 
@@ -61,7 +62,7 @@ def start_head(head: WordBag, texts: list[str]) -> None:
     vocab, width = head.token_ids.numel(), head.table.shape[1]
     ids = common_pieces(texts, vocab)
     if len(ids) < vocab:
-        raise ValueError(f"the training texts hold {len(ids)} distinct wordpieces, fewer than the {vocab} asked "
+        raise S2RError(f"the training texts hold {len(ids)} distinct wordpieces, fewer than the {vocab} asked "
                          f"for: give more texts or a smaller vocabulary")
     vectors = piece_vectors(ids)
     mean = vectors.mean(0)

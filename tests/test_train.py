@@ -184,3 +184,8 @@ def test_a_bag_head_is_put_on_an_init_body_and_learns_its_pieces_from_speech_and
     assert reloaded.head.token_ids.tolist() == tuned.head.token_ids.tolist() and len(set(tuned.head.token_ids.tolist())) == 12
     emb = reloaded.step(torch.zeros(1, 2560), *reloaded.initial_state())[0]
     assert torch.isfinite(emb).all() and emb.shape == (1, 384)
+    with pytest.raises(S2RError, match="bag.pt already pools through a bag of 12 wordpieces"):
+        train(tmp_path / "d.npz", tmp_path / "other.pt", cfg, replace(bag, vocab=20), init=tmp_path / "bag.pt")
+    with pytest.raises(S2RError, match="hold 2[0-9] distinct wordpieces, fewer than the 5000 asked for"):
+        train(tmp_path / "d.npz", tmp_path / "other.pt", cfg, replace(bag, vocab=5000), init=tmp_path / "start.pt")
+    assert not (tmp_path / "other.pt").exists()

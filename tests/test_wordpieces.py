@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from s2r_edge.errors import S2RError
 from s2r_edge.model import ModelConfig, WordBag
 from s2r_edge.wordpieces import common_pieces, coverage, encode, padded, piece_vectors, start_head, teacher_pieces
 
@@ -35,5 +36,5 @@ def test_a_new_head_reads_as_the_teachers_pieces_averaged_and_refuses_too_few_te
     expected = torch.nn.functional.normalize(torch.stack([vectors[[p - 1 for p in ps]].mean(0) for ps in pieces]))
     with torch.no_grad():
         assert torch.allclose(head.read(padded(pieces)), expected, atol=1e-4)
-    with pytest.raises(ValueError, match="fewer than the 1000 asked for"):
+    with pytest.raises(S2RError, match="fewer than the 1000 asked for"):
         start_head(WordBag(ModelConfig(vocab=1000, bag_dim=8)), TEXTS)
