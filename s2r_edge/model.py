@@ -309,7 +309,7 @@ class StreamingEncoder(nn.Module):
 
     def pooled(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Whole utterances' frames -> their query vectors (B, emb_dim), as `step` gives at the last chunk."""
-        _, _, state = self.split_state([t.to(x.device) for t in self.initial_state(x.shape[0])])
+        state = [torch.zeros(shape, device=x.device) for shape in self.head.state_shapes(x.shape[0])]
         return self.head.embed(*self.head(x, *state, mask=mask))
 
     def forward(
