@@ -381,7 +381,7 @@ def train(
             encoder, init_ckpt = load_checkpoint(Path(init))
             ckpt = {"reading": init_ckpt["reading"]} if "reading" in init_ckpt else {}
         else:
-            encoder, ckpt = StreamingEncoder(model_cfg), {}
+            encoder, ckpt = StreamingEncoder(replace(model_cfg, vocab=0)), {}  # a bag head, if asked for, comes below
             set_norm(encoder, data)
         if model_cfg.vocab and encoder.cfg.vocab and model_cfg.vocab != encoder.cfg.vocab:
             raise S2RError(f"{init} already pools through a bag of {encoder.cfg.vocab} wordpieces: leave out the "

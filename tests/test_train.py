@@ -165,7 +165,7 @@ def test_a_run_with_reading_lessons_trains_resumes_and_refuses_bad_settings(tmp_
     assert not (tmp_path / "t.pt").exists()
 
 
-def test_a_bag_head_is_put_on_an_init_body_and_learns_its_pieces_from_speech_and_lessons(tmp_path, capsys):
+def test_a_bag_head_on_an_init_body_or_from_scratch_learns_its_pieces_from_speech_and_lessons(tmp_path, capsys):
     data = synthesize(TEXTS, SynthConfig(voices=("espeak:en-us",)), embed_texts(TEXTS), progress=False)
     data.save(tmp_path / "d.npz")
     write_targets(READ + TEXTS, embed_texts(READ + TEXTS), tmp_path / "read.npz")
@@ -189,3 +189,6 @@ def test_a_bag_head_is_put_on_an_init_body_and_learns_its_pieces_from_speech_and
     with pytest.raises(S2RError, match="hold 2[0-9] distinct wordpieces, fewer than the 5000 asked for"):
         train(tmp_path / "d.npz", tmp_path / "other.pt", cfg, replace(bag, vocab=5000), init=tmp_path / "start.pt")
     assert not (tmp_path / "other.pt").exists()
+    scratch = train(tmp_path / "d.npz", tmp_path / "scratch.pt", cfg, replace(bag, dim=32, dilations=(1, 2)),
+                    read_texts=tmp_path / "read.npz")  # from scratch: the same vocabulary as on the init body
+    assert scratch is not None and sorted(scratch.head.token_ids.tolist()) == sorted(tuned.head.token_ids.tolist())
