@@ -178,11 +178,13 @@ def synthesize(
 
 
 def _write_query_set(out_dir: Path, rows: list[dict]) -> Path:
-    """`out_dir/queries.jsonl` (DESIGN.md queries format, audio relative to it), written atomically."""
+    """`out_dir/queries.jsonl` (DESIGN.md queries format, audio relative to it), written atomically; the temporary
+    file is this process's own, so two runs writing the same set do not trip over each other."""
     import json
+    import os
 
     out = out_dir / "queries.jsonl"
-    tmp = out.with_suffix(".tmp")
+    tmp = out.with_name(f"queries.{os.getpid()}.tmp")
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     tmp.replace(out)
     return out
