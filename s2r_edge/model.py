@@ -25,6 +25,7 @@ from s2r_edge.errors import S2RError
 
 CHARS = " abcdefghijklmnopqrstuvwxyz'"  # CTC alphabet; index 0 is the blank
 SCORE_BOUND = 8.0  # attention-pooling scores live in [-8, 8] so exp() never under- or overflows
+SPEECH_LEVEL, SPEECH_SLOPE = -0.5, 4.0  # a frame counts towards the running mean as its mean log-mel rises past -0.5
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ModelConfig:
     vocab: int = 0  # wordpieces of the bag head (0: attention pooling instead)
     bag_dim: int = 128  # width of the bag head's piece vectors
     bag_stride: int = 2  # encoder frames per wordpiece posterior (2: one every 40 ms)
+    mean_norm: float = 0.0  # running mean-spectrum normalisation: its prior's weight in frames (0: off)
     version: str = "0.1.0"
     teacher: str = "all-MiniLM-L6-v2"
 
@@ -56,6 +58,8 @@ class ModelConfig:
             raise ValueError("chunk_samples must be a multiple of hop * stack")
         if self.vocab and self.chunk_samples % (self.hop * self.stack * self.bag_stride):
             raise ValueError("a chunk's encoder frames must be a multiple of bag_stride")
+        if not self.mean_norm >= 0:
+            raise ValueError("mean_norm must be 0 (off) or a positive weight in frames")
 
 
 def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int) -> np.ndarray:
@@ -99,6 +103,28 @@ class LogMel(nn.Module):
         power = (re * re + im * im).transpose(1, 2)  # (B, n, n_freq)
         logmel = torch.log(power @ self.fbank + 1e-6)
         return (logmel - self.mean) / self.std
+
+
+class RunningMeanNorm(nn.Module):
+    """Each normalised log-mel frame minus the running mean of the utterance's frames so far: a causal, fixed-size
+    estimate of the talker's and the channel's spectral colour, taken out before the encoder hears it. Speech-like
+    frames count and silence hardly; `prior` frames of the global mean (zero after `LogMel`) start it off.
+    State: the weighted sum of the frames so far and their total weight."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.prior = cfg.mean_norm
+        self.n_mels = cfg.n_mels
+
+    def state_shapes(self, batch: int) -> list[tuple[int, ...]]:
+        return [(batch, self.n_mels), (batch, 1)]
+
+    def forward(self, mel: torch.Tensor, total: torch.Tensor, weight: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """mel (B, n, n_mels) and the state -> the normalised frames and the new state."""
+        w = torch.sigmoid(SPEECH_SLOPE * (mel.mean(-1, keepdim=True) - SPEECH_LEVEL))  # (B, n, 1)
+        totals = total.unsqueeze(1) + (w * mel).cumsum(1)
+        weights = weight.unsqueeze(1) + w.cumsum(1)
+        return mel - totals / (self.prior + weights), totals[:, -1], weights[:, -1]
 
 
 def mask_mel(mel: torch.Tensor, n_freq: int = 2, max_freq: int = 10, n_time: int = 4, max_time: int = 20) -> torch.Tensor:
@@ -244,6 +270,7 @@ class StreamingEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.frontend = LogMel(cfg)
+        self.mean_norm = RunningMeanNorm(cfg) if cfg.mean_norm else None
         self.inp = nn.Linear(cfg.stack * cfg.n_mels, cfg.dim)
         self.blocks = nn.ModuleList(CausalBlock(cfg.dim, cfg.kernel, d, dropout) for d in cfg.dilations)
         self.norm = nn.LayerNorm(cfg.dim)
@@ -251,28 +278,37 @@ class StreamingEncoder(nn.Module):
         self.ctc = nn.Linear(cfg.dim, len(CHARS) + 1)  # training-only head, not exported
 
     def state_shapes(self, batch: int = 1) -> list[tuple[int, ...]]:
-        """Shapes of the streaming state: audio tail, one cache per block, then the head's."""
+        """Shapes of the streaming state: audio tail, the running mean norm's (if any), one cache per block, then
+        the head's."""
         cfg = self.cfg
-        return [(batch, cfg.n_fft - cfg.hop), *[(batch, b.context, cfg.dim) for b in self.blocks],
+        norm = self.mean_norm.state_shapes(batch) if self.mean_norm is not None else []
+        return [(batch, cfg.n_fft - cfg.hop), *norm, *[(batch, b.context, cfg.dim) for b in self.blocks],
                 *self.head.state_shapes(batch)]
 
-    def split_state(self, state: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        """A flat state -> audio tail, the blocks' caches, the head's state."""
-        n = len(self.blocks)
-        return state[0], list(state[1 : 1 + n]), list(state[1 + n :])
+    def split_state(
+        self, state: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """A flat state -> audio tail, the running mean norm's state (empty without one), the blocks' caches, the
+        head's state."""
+        a = 3 if self.mean_norm is not None else 1
+        b = a + len(self.blocks)
+        return state[0], list(state[1:a]), list(state[a:b]), list(state[b:])
 
     def initial_state(self, batch: int = 1) -> list[torch.Tensor]:
         return [torch.zeros(s) for s in self.state_shapes(batch)]
 
     def _encode(
-        self, audio: torch.Tensor, caches: list[torch.Tensor], spec_augment: bool = False
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Audio with its left context -> encoder frames (B, L, D) and the new conv caches."""
+        self, audio: torch.Tensor, norm: list[torch.Tensor], caches: list[torch.Tensor], spec_augment: bool = False
+    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        """Audio with its left context -> encoder frames (B, L, D), the new mean norm state and conv caches."""
         mel = self.frontend(audio)
+        if self.mean_norm is not None:
+            mel, *norm = self.mean_norm(mel, *norm)
         if spec_augment:
             mel = mask_mel(mel)
         b, n, m = mel.shape
-        return self.body(self.inp(mel.reshape(b, n // self.cfg.stack, self.cfg.stack * m)), caches)
+        x, caches = self.body(self.inp(mel.reshape(b, n // self.cfg.stack, self.cfg.stack * m)), caches)
+        return x, caches, norm
 
     def body(
         self, x: torch.Tensor, caches: list[torch.Tensor], first: int = 0
@@ -287,20 +323,20 @@ class StreamingEncoder(nn.Module):
 
     def step(self, chunk: torch.Tensor, *state: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """chunk (B, chunk_samples) + state -> (embedding (B, emb_dim), *new state)."""
-        tail, caches, pooled = self.split_state(list(state))
+        tail, norm, caches, pooled = self.split_state(list(state))
         audio = torch.cat([tail, chunk], dim=1)
         new_tail = audio[:, audio.shape[1] - tail.shape[1] :]
-        x, caches = self._encode(audio, caches)
+        x, caches, norm = self._encode(audio, norm, caches)
         pooled = self.head(x, *pooled)
-        return (self.head.embed(*pooled), new_tail, *caches, *pooled)
+        return (self.head.embed(*pooled), new_tail, *norm, *caches, *pooled)
 
     def frames(
         self, wav: torch.Tensor, lengths: torch.Tensor | None = None, spec_augment: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """wav (B, T) zero-padded, T a multiple of hop * stack -> encoder frames (B, L, D) and, with `lengths`
         (samples per row), which frames are real (B, L). `spec_augment` masks random mel bands and time spans."""
-        tail, caches, _ = self.split_state([t.to(wav.device) for t in self.initial_state(wav.shape[0])])
-        x, _ = self._encode(torch.cat([tail, wav], dim=1), caches, spec_augment)
+        tail, norm, caches, _ = self.split_state([t.to(wav.device) for t in self.initial_state(wav.shape[0])])
+        x, _, _ = self._encode(torch.cat([tail, wav], dim=1), norm, caches, spec_augment)
         if lengths is None:
             return x, None
         frame = self.cfg.hop * self.cfg.stack

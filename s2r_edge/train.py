@@ -194,7 +194,7 @@ class Reading(nn.Module):
     def forward(self, encoder: StreamingEncoder, ids: torch.Tensor) -> torch.Tensor:
         """The student's unit vectors (B, emb_dim) of texts given as `held_chars` rows, read rather than heard."""
         ids = ids.to(self.chars.weight.device)
-        _, caches, _ = encoder.split_state([t.to(ids.device) for t in encoder.initial_state(len(ids))])
+        _, _, caches, _ = encoder.split_state([t.to(ids.device) for t in encoder.initial_state(len(ids))])
         x, _ = encoder.body(self.chars(ids), caches[self.layer :], first=self.layer)
         return encoder.pooled(x, ids > 0)
 
@@ -380,6 +380,9 @@ def train(
         if init is not None:  # its weights, and the characters of its reading lessons if it had some; no optimizer
             encoder, init_ckpt = load_checkpoint(Path(init))
             ckpt = {"reading": init_ckpt["reading"]} if "reading" in init_ckpt else {}
+            if model_cfg.mean_norm and model_cfg.mean_norm != encoder.cfg.mean_norm:
+                raise S2RError(f"{init} was trained with mean_norm {encoder.cfg.mean_norm:g}, and a fine-tune keeps its "
+                               f"front end: leave out the running mean norm's prior, or start from scratch")
         else:
             encoder, ckpt = StreamingEncoder(replace(model_cfg, vocab=0)), {}  # a bag head, if asked for, comes below
             set_norm(encoder, data)

@@ -116,3 +116,23 @@ def test_a_bag_student_exports_with_its_table_in_int8_and_streams_as_eager(tmp_p
     assert cosines(PteEncoder(tmp_path / "fp32.pte"), speech, reference, bag.cfg.chunk_samples).min() >= 0.9999
     assert cosines(PteEncoder(tmp_path / "int8.pte"), speech, reference, bag.cfg.chunk_samples).min() >= 0.99
     assert bag.head.codes is None and bag.head.table.numel() == 4001 * 32  # export quantized a copy, not the student
+
+
+def test_a_student_with_a_running_mean_norm_exports_its_state_and_streams_as_eager(tmp_path, parity):
+    from s2r_edge.export import state_names
+    from s2r_edge.export.onnx import export_onnx
+    from s2r_edge.export.pte import export_pte
+    from s2r_edge.model import ModelConfig, StreamingEncoder
+
+    torch.manual_seed(0)
+    student = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2), mean_norm=50.0)).eval()
+    speech = parity[0][:: 40]
+    reference = eager_embeddings(student, speech)
+    for name in ("int8", "fp32"):
+        export_pte(student, tmp_path / f"{name}.pte", int8=name == "int8")
+    export_onnx(student, tmp_path / "s.onnx")
+    assert PteEncoder(tmp_path / "int8.pte").state_shapes == student.state_shapes()
+    assert state_names(student)[:3] == ["audio_tail", "mel_sum", "mel_weight"]
+    assert cosines(PteEncoder(tmp_path / "fp32.pte"), speech, reference, student.cfg.chunk_samples).min() >= 0.9999
+    assert cosines(OnnxEncoder(tmp_path / "s.onnx"), speech, reference, student.cfg.chunk_samples).min() >= 0.9999
+    assert cosines(PteEncoder(tmp_path / "int8.pte"), speech, reference, student.cfg.chunk_samples).min() >= 0.99

@@ -1,6 +1,7 @@
 """The streaming contract: chunked `step` over an utterance equals the full-utterance forward (eager fp32)."""
 
 import numpy as np
+import pytest
 import torch
 
 from s2r_edge.audio import pad_to_chunks
@@ -74,3 +75,30 @@ def test_a_bag_heard_for_certain_is_its_read_pieces():
         x[0, :, :8] = 1000 * head.table[heard]  # frames that point at one piece each, far beyond the others
         state = [torch.zeros(s) for s in head.state_shapes(1)]
         assert torch.allclose(head.embed(*head(x, *state)), head.read(torch.tensor([heard + [0, 0]])), atol=1e-5)
+
+
+def test_a_running_mean_norm_streams_as_it_runs_whole_with_a_fixed_state(speech):
+    torch.manual_seed(0)
+    enc = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2), mean_norm=50.0)).eval()
+    wav = pad_to_chunks(speech[1], enc.cfg.chunk_samples)
+    embs = stream(enc, wav)
+    with torch.no_grad():
+        full, _ = enc(torch.from_numpy(wav[None, :]))
+        out = enc.step(torch.from_numpy(wav[None, :2560]), *enc.initial_state())
+        plain = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2))).eval()
+        plain.load_state_dict(enc.state_dict())
+        unnormed, _ = plain(torch.from_numpy(wav[None, :]))
+    assert (embs[-1] - full).abs().max().item() <= 1e-5
+    assert [tuple(s.shape) for s in out[1:]] == enc.state_shapes() and enc.state_shapes()[1:3] == [(1, 64), (1, 1)]
+    assert (full - unnormed).abs().max().item() > 1e-3  # it changes what the encoder hears
+
+
+def test_the_running_mean_is_of_speech_not_silence():
+    # a loud constant spectrum after silence: the norm takes it out of the frames that follow, silence barely counts
+    norm = StreamingEncoder(ModelConfig(dim=32, dilations=(1,), mean_norm=50.0)).mean_norm
+    silence, voiced = torch.full((1, 100, 64), -3.0), torch.full((1, 400, 64), 2.0)
+    out, total, weight = norm(torch.cat([silence, voiced], dim=1), *[torch.zeros(s) for s in norm.state_shapes(1)])
+    assert weight.item() == pytest.approx(400, rel=0.01)  # the 100 silent frames weigh almost nothing
+    assert out[0, -1].abs().max().item() < 0.25 and out[0, 100].mean().item() > 1.9  # the colour is learnt, then gone
+    with pytest.raises(ValueError, match="mean_norm"):
+        ModelConfig(mean_norm=-1.0)

@@ -61,6 +61,8 @@ def test_fine_tuning_starts_from_the_given_student_and_a_garbage_one_is_refused(
     assert torch.equal(tuned.frontend.mean, start.frontend.mean)  # its log-mel statistics are kept
     assert any(not torch.equal(v, start.state_dict()[k]) for k, v in tuned.state_dict().items())
 
+    with pytest.raises(S2RError, match="keeps its front end"):  # a fine-tune cannot change how its student hears
+        train(tmp_path / "d.npz", tmp_path / "again.pt", cfg, ModelConfig(mean_norm=50.0), init=tmp_path / "start.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
     with pytest.raises(S2RError, match="junk.pt: not a usable s2r-edge checkpoint"):
         train(tmp_path / "d.npz", tmp_path / "again.pt", cfg, init=tmp_path / "junk.pt")
