@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from s2r_edge import _walk
 from s2r_edge.errors import S2RError
 
 CODES_FILE = "codes.npz"
@@ -139,6 +138,8 @@ class CompactGraph:
         """(labels, exact scores) of graph `nodes`, best first, from the float32 vectors on disk."""
         nodes = np.ascontiguousarray(nodes, dtype=np.uint32)
         scores = np.empty(len(nodes), np.float32)
+        from s2r_edge import _walk  # built by the install; imported where used, as a training host has none
+
         try:
             _walk.rescore(self.fd, self.vectors_at, self.record, query, self.file_rows[nodes], scores)
         except OSError as exc:  # verified at load, so the file was cut or replaced in place since
@@ -152,6 +153,8 @@ class CompactGraph:
         the best `depth` of them are rescored exactly. `mask` leaves out the nodes it marks 0."""
         ef = max(ef, depth)
         ids, scores = np.empty(ef, np.uint32), np.empty(ef, np.float32)
+        from s2r_edge import _walk
+
         got = _walk.walk(self.offsets, self.neighbours, self.flags, self.max_degree, self.upper_nodes,
                          self.upper_start, self.upper_links, self.max_m, self.codes.packed,
                          self.codes.weights(query), self.entry, self.max_level, ef, mask, ids, scores)
@@ -170,6 +173,8 @@ def _in_bfs_order(layout: dict) -> dict:
     near it in memory, which makes the walk's random reads hit the cache more often (about 1.25x faster)."""
     offsets, neighbours, n = layout["offsets"], layout["neighbours"], len(layout["flags"])
     order = np.empty(n, np.uint32)
+    from s2r_edge import _walk
+
     _walk.bfs(offsets, neighbours, layout["entry"], order)
     new_id = np.empty(n, np.uint32)
     new_id[order] = np.arange(n, dtype=np.uint32)

@@ -21,15 +21,17 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import hnswlib
 import numpy as np
 
 from s2r_edge.compact import CODES_FILE, Codes, CompactGraph
 from s2r_edge.errors import S2RError
 from s2r_edge.teacher import TEACHER_ID
 from s2r_edge.texts import Doc, read_docs
+
+if TYPE_CHECKING:
+    import hnswlib
 
 FORMAT = "s2r-edge-index"
 FORMAT_VERSION = 3  # v3 carries codes.npz beside a v1 index.hnsw; an index without codes is written as v1
@@ -161,6 +163,8 @@ class DocIndex:
                                f"{compression.dim} of them, got {len(docs)}; build without compression")
             if compression.rerank < 1:
                 raise S2RError(f"rerank depth must be at least 1, got {compression.rerank}")
+        import hnswlib  # imported where it is used: a training host (DESIGN.md § GPU host) runs the CLI without it
+
         graph = hnswlib.Index(space="ip", dim=in_dim)
         graph.init_index(max_elements=len(docs), ef_construction=params.ef_construction, M=params.M)
         graph.add_items(np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(docs)))
@@ -189,7 +193,7 @@ class DocIndex:
     @property
     def editable(self) -> bool:
         """Whether the vectors are in memory (hnswlib), so that docs can be added, removed and saved."""
-        return isinstance(self.graph, hnswlib.Index)
+        return not isinstance(self.graph, CompactGraph)
 
     def _check_query(self, query: np.ndarray) -> np.ndarray:
         query = np.asarray(query, dtype=np.float32).reshape(-1)
@@ -384,6 +388,8 @@ class DocIndex:
             index = cls(graph, rows, manifest)
         else:
             codes = Codes.load(path / spec["file"], len(rows), dim, manifest["projection"]["out_dim"]) if spec else None
+            import hnswlib
+
             graph = hnswlib.Index(space="ip", dim=dim)
             try:
                 graph.load_index(str(path / "index.hnsw"), max_elements=len(rows))

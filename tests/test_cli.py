@@ -161,6 +161,24 @@ def test_training_texts_mix_sources_once_each_and_never_a_test_query(tmp_path, c
     assert "dropped 2 texts" in capsys.readouterr().err
 
 
+def test_synth_and_train_run_on_a_training_host_without_the_search_stack(tmp_path):
+    # a GPU host (DESIGN.md § GPU host) runs scripts/gpu_host/train.sh from the source tree: no hnswlib there, and no
+    # compiled graph walker; the two commands it runs must not need them
+    texts = ["turn on the torch", "call mum on speaker", "open my shopping list", "play something relaxing"]
+    write_targets(texts, embed_texts(texts), tmp_path / "texts.npz")
+    bare = "import sys; sys.modules['hnswlib'] = sys.modules['s2r_edge._walk'] = None; from s2r_edge.cli import main; "
+    for args in (["synth", "--from-targets", str(tmp_path / "texts.npz"), "--voices", "espeak:en-us",
+                  "--out", str(tmp_path / "d.npz")],
+                 ["train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "s.pt"), "--epochs", "1",
+                  "--batch-size", "2", "--dim", "32"]):
+        run = subprocess.run([sys.executable, "-c", bare + f"sys.exit(main({args!r}))"], capture_output=True,
+                             text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+    assert (tmp_path / "s.pt").is_file()
+    blocked = subprocess.run([sys.executable, "-c", bare + "import hnswlib"], capture_output=True, text=True)
+    assert blocked.returncode == 1 and "ModuleNotFoundError" in blocked.stderr  # the test's host really lacks it
+
+
 def test_train_takes_the_recipe_options_and_refuses_a_negative_weight(tmp_path):
     texts = ["turn on the torch", "call mum on speaker", "open my shopping list", "play something relaxing"]
     synthesize(texts, SynthConfig(voices=("espeak:en-us",)), embed_texts(texts), progress=False).save(tmp_path / "d.npz")
