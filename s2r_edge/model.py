@@ -1,4 +1,5 @@
-"""The streaming student: raw 16 kHz PCM -> log-mel -> causal conv encoder -> pooled, normalised query vector.
+"""The streaming student: raw 16 kHz PCM -> log-mel (optionally minus its running mean) -> causal conv encoder ->
+pooled, normalised query vector.
 
 Two pooling heads: attention pooling of the encoder frames (the shipped model), or a bag of the teacher's
 wordpieces (`ModelConfig.vocab` > 0): each frame's posterior over the pieces weighs a table of piece vectors.
@@ -290,7 +291,7 @@ class StreamingEncoder(nn.Module):
     ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
         """A flat state -> audio tail, the running mean norm's state (empty without one), the blocks' caches, the
         head's state."""
-        a = 3 if self.mean_norm is not None else 1
+        a = 1 + (len(self.mean_norm.state_shapes(1)) if self.mean_norm is not None else 0)
         b = a + len(self.blocks)
         return state[0], list(state[1:a]), list(state[a:b]), list(state[b:])
 
