@@ -19,6 +19,11 @@ import numpy as np
 
 from s2r_edge.errors import S2RError
 
+try:
+    from s2r_edge import _walk  # the compiled graph walker (_walk.c), built by the install
+except ImportError:  # a training host (DESIGN.md § GPU host) has none and searches nothing; `CompactGraph` says so
+    _walk = None
+
 CODES_FILE = "codes.npz"
 BITS = 4
 LEVELS = (1 << BITS) - 1
@@ -96,6 +101,9 @@ class CompactGraph:
 
     def __init__(self, index_file: Path, codes: Codes, count: int, dim: int) -> None:
         """`codes` rows are by label; the graph keeps its own copy ordered by node (the caller may drop theirs)."""
+        if _walk is None:
+            raise S2RError("the compiled graph walker (s2r_edge._walk) is not built here: install s2r-edge with "
+                           "`make setup` or `pip install -e .` to search a compact index")
         self.file = index_file
         layout = _in_bfs_order(_read_layout(index_file, count, dim))
         self.entry, self.max_level, self.max_m = layout["entry"], layout["max_level"], layout["max_m"]
@@ -138,8 +146,6 @@ class CompactGraph:
         """(labels, exact scores) of graph `nodes`, best first, from the float32 vectors on disk."""
         nodes = np.ascontiguousarray(nodes, dtype=np.uint32)
         scores = np.empty(len(nodes), np.float32)
-        from s2r_edge import _walk  # built by the install; imported where used, as a training host has none
-
         try:
             _walk.rescore(self.fd, self.vectors_at, self.record, query, self.file_rows[nodes], scores)
         except OSError as exc:  # verified at load, so the file was cut or replaced in place since
@@ -153,8 +159,6 @@ class CompactGraph:
         the best `depth` of them are rescored exactly. `mask` leaves out the nodes it marks 0."""
         ef = max(ef, depth)
         ids, scores = np.empty(ef, np.uint32), np.empty(ef, np.float32)
-        from s2r_edge import _walk
-
         got = _walk.walk(self.offsets, self.neighbours, self.flags, self.max_degree, self.upper_nodes,
                          self.upper_start, self.upper_links, self.max_m, self.codes.packed,
                          self.codes.weights(query), self.entry, self.max_level, ef, mask, ids, scores)
@@ -173,8 +177,6 @@ def _in_bfs_order(layout: dict) -> dict:
     near it in memory, which makes the walk's random reads hit the cache more often (about 1.25x faster)."""
     offsets, neighbours, n = layout["offsets"], layout["neighbours"], len(layout["flags"])
     order = np.empty(n, np.uint32)
-    from s2r_edge import _walk
-
     _walk.bfs(offsets, neighbours, layout["entry"], order)
     new_id = np.empty(n, np.uint32)
     new_id[order] = np.arange(n, dtype=np.uint32)

@@ -21,7 +21,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -30,8 +30,10 @@ from s2r_edge.errors import S2RError
 from s2r_edge.teacher import TEACHER_ID
 from s2r_edge.texts import Doc, read_docs
 
-if TYPE_CHECKING:
+try:
     import hnswlib
+except ImportError:  # a training host (DESIGN.md § GPU host) runs the CLI without it; `_new_graph` says so if used
+    hnswlib = None
 
 FORMAT = "s2r-edge-index"
 FORMAT_VERSION = 3  # v3 carries codes.npz beside a v1 index.hnsw; an index without codes is written as v1
@@ -93,6 +95,14 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _new_graph(dim: int) -> hnswlib.Index:
+    """An empty inner-product hnswlib graph of `dim`-d vectors."""
+    if hnswlib is None:
+        raise S2RError("hnswlib is not installed here (a training host?): install s2r-edge with `make setup` or "
+                       "`pip install -e .` to build or load a doc index")
+    return hnswlib.Index(space="ip", dim=dim)
 
 
 def _tombstone(doc_id: str) -> Doc:
@@ -163,9 +173,7 @@ class DocIndex:
                                f"{compression.dim} of them, got {len(docs)}; build without compression")
             if compression.rerank < 1:
                 raise S2RError(f"rerank depth must be at least 1, got {compression.rerank}")
-        import hnswlib  # imported where it is used: a training host (DESIGN.md § GPU host) runs the CLI without it
-
-        graph = hnswlib.Index(space="ip", dim=in_dim)
+        graph = _new_graph(in_dim)
         graph.init_index(max_elements=len(docs), ef_construction=params.ef_construction, M=params.M)
         graph.add_items(np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(docs)))
         graph.set_ef(params.ef_search)
@@ -388,9 +396,7 @@ class DocIndex:
             index = cls(graph, rows, manifest)
         else:
             codes = Codes.load(path / spec["file"], len(rows), dim, manifest["projection"]["out_dim"]) if spec else None
-            import hnswlib
-
-            graph = hnswlib.Index(space="ip", dim=dim)
+            graph = _new_graph(dim)
             try:
                 graph.load_index(str(path / "index.hnsw"), max_elements=len(rows))
             except RuntimeError as exc:

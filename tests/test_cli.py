@@ -175,6 +175,12 @@ def test_synth_and_train_run_on_a_training_host_without_the_search_stack(tmp_pat
                              text=True, timeout=600)
         assert run.returncode == 0, run.stderr
     assert (tmp_path / "s.pt").is_file()
+    docs = tmp_path / "docs.jsonl"
+    docs.write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)))
+    args = ["index", "build", "--docs", str(docs), "--out", str(tmp_path / "idx")]
+    search = subprocess.run([sys.executable, "-c", bare + f"sys.exit(main({args!r}))"], capture_output=True,
+                            text=True, timeout=600)  # what needs the search stack says what is missing
+    assert search.returncode == 1 and "hnswlib is not installed here" in search.stderr, search.stderr
     blocked = subprocess.run([sys.executable, "-c", bare + "import hnswlib"], capture_output=True, text=True)
     assert blocked.returncode == 1 and "ModuleNotFoundError" in blocked.stderr  # the test's host really lacks it
 

@@ -149,6 +149,15 @@ def test_a_search_only_index_refuses_edits(tmp_path, demo_index):
             edit()
 
 
+def test_a_compact_index_without_the_compiled_walker_says_how_to_get_it(tmp_path, demo_index, monkeypatch):
+    # a host where the install did not build s2r_edge._walk (a training host, DESIGN.md § GPU host)
+    saved_compact(tmp_path, demo_index.docs, demo_vectors(demo_index))
+    monkeypatch.setattr("s2r_edge.compact._walk", None)
+    with pytest.raises(S2RError, match=r"graph walker \(s2r_edge._walk\) is not built here.*make setup"):
+        DocIndex.load(tmp_path / "idx")
+    assert len(DocIndex.load(tmp_path / "idx", editable=True)) == len(demo_index)  # hnswlib's own walk needs none
+
+
 def test_compact_edits_reach_the_search_only_load(tmp_path, demo_index):
     """Removed docs are skipped by the C walk (hnswlib's delete mark), re-added ones found again."""
     vecs = demo_vectors(demo_index)
