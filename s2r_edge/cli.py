@@ -285,10 +285,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     budget = None if args.time_budget is None else args.time_budget * 60
     if not args.mean_norm >= 0:
         raise S2RError(f"--mean-norm must be 0 (off) or a positive weight in frames (e.g. 50), got {args.mean_norm:g}")
-    if args.mean_norm_raw and not args.mean_norm:
-        raise S2RError("--mean-norm-raw keeps each frame beside its normalised twin: add --mean-norm N0 (e.g. 50)")
-    model_cfg = ModelConfig(dim=args.dim, vocab=args.vocab, bag_dim=args.bag_dim, mean_norm=args.mean_norm,
-                            mean_norm_raw=args.mean_norm_raw)
+    model_cfg = ModelConfig(dim=args.dim, vocab=args.vocab, bag_dim=args.bag_dim, mean_norm=args.mean_norm)
     if train(args.data, args.out, cfg, model_cfg, time_budget_s=budget, init=args.init,
              docs=docs, read_texts=args.read_texts) is not None:
         print(f"wrote {args.out}")
@@ -437,9 +434,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--mean-norm", type=float, default=0.0, metavar="N0",
                    help="subtract from each log-mel frame the running, speech-weighted mean of the utterance's frames "
                    "so far, started from N0 frames of the global mean (e.g. 50; default 0: off; new students only)")
-    t.add_argument("--mean-norm-raw", action="store_true",
-                   help="with --mean-norm: the encoder hears each log-mel frame both as it was and normalised, side by "
-                   "side, so it keeps the absolute level the norm takes out")
     t.add_argument("--vocab", type=int, default=0, metavar="K",
                    help="pool through a bag of the K most frequent teacher wordpieces of the training texts instead "
                    "of attention pooling (with --init: a new bag head on its body); default 0: attention pooling")

@@ -47,7 +47,6 @@ class ModelConfig:
     bag_dim: int = 128  # width of the bag head's piece vectors
     bag_stride: int = 2  # encoder frames per wordpiece posterior (2: one every 40 ms)
     mean_norm: float = 0.0  # running mean-spectrum normalisation: its prior's weight in frames (0: off)
-    mean_norm_raw: bool = False  # with mean_norm: the encoder hears each frame as it was too, side by side
     version: str = "0.1.0"
     teacher: str = "all-MiniLM-L6-v2"
 
@@ -62,8 +61,6 @@ class ModelConfig:
             raise ValueError("a chunk's encoder frames must be a multiple of bag_stride")
         if not self.mean_norm >= 0:
             raise ValueError("mean_norm must be 0 (off) or a positive weight in frames")
-        if self.mean_norm_raw and not self.mean_norm:
-            raise ValueError("mean_norm_raw keeps the frames beside the running mean norm's: it needs mean_norm > 0")
 
 
 def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int) -> np.ndarray:
@@ -275,7 +272,7 @@ class StreamingEncoder(nn.Module):
         self.cfg = cfg
         self.frontend = LogMel(cfg)
         self.mean_norm = RunningMeanNorm(cfg) if cfg.mean_norm else None
-        self.inp = nn.Linear(cfg.stack * cfg.n_mels * (2 if cfg.mean_norm_raw else 1), cfg.dim)
+        self.inp = nn.Linear(cfg.stack * cfg.n_mels, cfg.dim)
         self.blocks = nn.ModuleList(CausalBlock(cfg.dim, cfg.kernel, d, dropout) for d in cfg.dilations)
         self.norm = nn.LayerNorm(cfg.dim)
         self.head = WordBag(cfg) if cfg.vocab else AttentionPool(cfg)
@@ -307,8 +304,7 @@ class StreamingEncoder(nn.Module):
         """Audio with its left context -> encoder frames (B, L, D), the new mean norm state and conv caches."""
         mel = self.frontend(audio)
         if self.mean_norm is not None:
-            normed, *norm = self.mean_norm(mel, *norm)
-            mel = torch.cat([mel, normed], dim=-1) if self.cfg.mean_norm_raw else normed
+            mel, *norm = self.mean_norm(mel, *norm)
         if spec_augment:
             mel = mask_mel(mel)
         b, n, m = mel.shape

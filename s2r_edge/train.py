@@ -380,11 +380,9 @@ def train(
         if init is not None:  # its weights, and the characters of its reading lessons if it had some; no optimizer
             encoder, init_ckpt = load_checkpoint(Path(init))
             ckpt = {"reading": init_ckpt["reading"]} if "reading" in init_ckpt else {}
-            init_front = (encoder.cfg.mean_norm, encoder.cfg.mean_norm_raw)
-            if model_cfg.mean_norm and (model_cfg.mean_norm, model_cfg.mean_norm_raw) != init_front:
-                raise S2RError(f"{init} was trained with mean_norm {init_front[0]:g} (raw frames beside it: "
-                               f"{init_front[1]}), and a fine-tune keeps its front end: leave out the running mean "
-                               f"norm's options, or start from scratch")
+            if model_cfg.mean_norm and model_cfg.mean_norm != encoder.cfg.mean_norm:
+                raise S2RError(f"{init} was trained with mean_norm {encoder.cfg.mean_norm:g}, and a fine-tune keeps its "
+                               f"front end: leave out the running mean norm's prior, or start from scratch")
         else:
             encoder, ckpt = StreamingEncoder(replace(model_cfg, vocab=0)), {}  # a bag head, if asked for, comes below
             set_norm(encoder, data)

@@ -189,19 +189,16 @@ def test_train_takes_the_recipe_options_and_refuses_a_negative_weight(tmp_path):
     texts = ["turn on the torch", "call mum on speaker", "open my shopping list", "play something relaxing"]
     synthesize(texts, SynthConfig(voices=("espeak:en-us",)), embed_texts(texts), progress=False).save(tmp_path / "d.npz")
     run = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "s.pt"), "--epochs", "1",
-              "--batch-size", "2", "--dim", "32", "--ctc-weight", "2", "--no-spec-augment", "--mean-norm", "50",
-              "--mean-norm-raw")
+              "--batch-size", "2", "--dim", "32", "--ctc-weight", "2", "--no-spec-augment", "--mean-norm", "50")
     assert run.returncode == 0, run.stderr
     ckpt = torch.load(tmp_path / "s.pt", weights_only=False)
     assert ckpt["train_config"]["ctc_weight"] == 2 and ckpt["train_config"]["spec_augment"] is False
-    assert ckpt["config"]["mean_norm"] == 50 and ckpt["config"]["mean_norm_raw"] is True
+    assert ckpt["config"]["mean_norm"] == 50
 
     refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--ctc-weight", "-1")
     assert refused.returncode == 1 and "--ctc-weight must be 0 or more" in refused.stderr
     refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--mean-norm", "-1")
     assert refused.returncode == 1 and "--mean-norm must be 0 (off) or a positive weight" in refused.stderr
-    refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--mean-norm-raw")
-    assert refused.returncode == 1 and "add --mean-norm N0" in refused.stderr
     refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--doc-weight", "-1")
     assert refused.returncode == 1 and "--doc-weight must be 0 or more" in refused.stderr
     refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--docs", str(DEMO_DOCS))

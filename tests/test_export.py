@@ -118,15 +118,14 @@ def test_a_bag_student_exports_with_its_table_in_int8_and_streams_as_eager(tmp_p
     assert bag.head.codes is None and bag.head.table.numel() == 4001 * 32  # export quantized a copy, not the student
 
 
-@pytest.mark.parametrize("raw", [False, True], ids=["normed", "raw-beside"])
-def test_a_student_with_a_running_mean_norm_exports_its_state_and_streams_as_eager(tmp_path, parity, raw):
+def test_a_student_with_a_running_mean_norm_exports_its_state_and_streams_as_eager(tmp_path, parity):
     from s2r_edge.export import state_names
     from s2r_edge.export.onnx import export_onnx
     from s2r_edge.export.pte import export_pte
     from s2r_edge.model import ModelConfig, StreamingEncoder
 
     torch.manual_seed(0)
-    student = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2), mean_norm=50.0, mean_norm_raw=raw)).eval()
+    student = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2), mean_norm=50.0)).eval()
     speech = parity[0][:: 40]
     reference = eager_embeddings(student, speech)
     for name in ("int8", "fp32"):

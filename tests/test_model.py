@@ -93,27 +93,6 @@ def test_a_running_mean_norm_streams_as_it_runs_whole_with_a_fixed_state(speech)
     assert (full - unnormed).abs().max().item() > 1e-3  # it changes what the encoder hears
 
 
-def test_a_mean_norm_with_raw_frames_hears_both_side_by_side_and_streams(speech):
-    # with the input layer's weights on one half zeroed, the student is the one that hears only the other half
-    torch.manual_seed(0)
-    cfg = ModelConfig(dim=32, dilations=(1, 2), mean_norm=50.0, mean_norm_raw=True)
-    both = StreamingEncoder(cfg).eval()
-    wav = pad_to_chunks(speech[1], cfg.chunk_samples)
-    audio = torch.from_numpy(wav[None, :])
-    twins = {0: ModelConfig(dim=32, dilations=(1, 2)), 1: ModelConfig(dim=32, dilations=(1, 2), mean_norm=50.0)}
-    with torch.no_grad():
-        assert (stream(both, wav)[-1] - both(audio)[0]).abs().max().item() <= 1e-5
-        weight = both.inp.weight.clone().view(cfg.dim, cfg.stack, 2, cfg.n_mels)  # halves: as it was, normalised
-        for half, twin_cfg in twins.items():
-            twin = StreamingEncoder(twin_cfg).eval()
-            twin.load_state_dict({k: v for k, v in both.state_dict().items() if k != "inp.weight"}, strict=False)
-            twin.inp.weight.copy_(weight[:, :, half].reshape(cfg.dim, -1))
-            both.inp.weight.copy_((weight * (torch.arange(2) == half).view(1, 1, 2, 1)).view(cfg.dim, -1))
-            assert (both(audio)[0] - twin(audio)[0]).abs().max().item() <= 1e-5
-    with pytest.raises(ValueError, match="needs mean_norm > 0"):
-        ModelConfig(mean_norm_raw=True)
-
-
 def test_the_running_mean_is_of_speech_not_silence():
     # a loud constant spectrum after silence: the norm takes it out of the frames that follow, silence barely counts
     norm = StreamingEncoder(ModelConfig(dim=32, dilations=(1,), mean_norm=50.0)).mean_norm
