@@ -247,7 +247,12 @@ class WordBag(nn.Module):
     def forward(self, x: torch.Tensor, total: torch.Tensor, count: torch.Tensor,
                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """Frames (B, L, D) (`mask` (B, L): the real ones) folded into the state; returns the new state."""
-        p = self.logits(x).softmax(-1)[..., 1:]
+        return self.fold(self.logits(x), total, count, mask)
+
+    def fold(self, logits: torch.Tensor, total: torch.Tensor, count: torch.Tensor,
+             mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """`forward` from the frames' piece `logits`, for training, where the piece CTC takes the same logits."""
+        p = logits.softmax(-1)[..., 1:]
         if mask is not None:
             p = p * mask[:, :: self.stride].unsqueeze(2)
         p = p.sum(dim=1)  # (B, vocab): how much of each piece was heard
@@ -344,10 +349,13 @@ class StreamingEncoder(nn.Module):
         n_valid = torch.div(lengths + frame - 1, frame, rounding_mode="floor")
         return x, torch.arange(x.shape[1], device=wav.device)[None, :] < n_valid[:, None]
 
-    def pooled(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Whole utterances' frames -> their query vectors (B, emb_dim), as `step` gives at the last chunk."""
+    def pooled(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+               logits: torch.Tensor | None = None) -> torch.Tensor:
+        """Whole utterances' frames -> their query vectors (B, emb_dim), as `step` gives at the last chunk. A bag
+        head's piece `logits` of `x`, where training has them already, are used instead of computed again."""
         state = [torch.zeros(shape, device=x.device) for shape in self.head.state_shapes(x.shape[0])]
-        return self.head.embed(*self.head(x, *state, mask=mask))
+        folded = self.head(x, *state, mask=mask) if logits is None else self.head.fold(logits, *state, mask=mask)
+        return self.head.embed(*folded)
 
     def forward(
         self, wav: torch.Tensor, lengths: torch.Tensor | None = None, spec_augment: bool = False

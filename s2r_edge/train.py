@@ -277,7 +277,8 @@ def distill_loss(
     utterance's row of its relevance, -1 for none) and the wordpiece CTC of a bag head (`pieces`: each utterance's
     piece ids); returns it and its parts for logging."""
     x, mask = encoder.frames(wav, lengths, spec_augment=encoder.training and cfg.spec_augment)
-    emb = encoder.pooled(x, mask)
+    logits = encoder.head.logits(x) if pieces is not None else None  # the bag's pooling and piece CTC share them
+    emb = encoder.pooled(x, mask, logits)
     cos, nce = teacher_loss(emb, targets, text_ids, cfg.temperature)
     in_lens = mask.sum(1)
     ctc = ctc_loss(encoder.ctc(x).log_softmax(-1), in_lens, labels)
@@ -285,8 +286,7 @@ def distill_loss(
     parts = {"cos": cos.mean().item(), "nce": nce.item(), "ctc": ctc.item()}
     if pieces is not None:
         stride = encoder.cfg.bag_stride
-        piece = ctc_loss(encoder.head.logits(x).log_softmax(-1), torch.div(in_lens + stride - 1, stride,
-                                                                           rounding_mode="floor"), pieces)
+        piece = ctc_loss(logits.log_softmax(-1), torch.div(in_lens + stride - 1, stride, rounding_mode="floor"), pieces)
         loss = loss + cfg.piece_weight * piece
         parts["pieces"] = piece.item()
     if docs is not None and doc_rows is not None:

@@ -58,7 +58,9 @@ def test_a_bag_student_streams_as_it_runs_whole_with_a_fixed_state():
     with torch.no_grad():
         full, _ = enc(torch.from_numpy(wav[None, :]))
         out = enc.step(torch.from_numpy(wav[None, :2560]), *enc.initial_state())
-    assert (embs[-1] - full).abs().max().item() <= 1e-5
+        x, mask = enc.frames(torch.from_numpy(wav[None, :]), None)
+        shared = enc.pooled(x, mask, enc.head.logits(x))  # training's path: the piece CTC's logits pooled
+    assert (embs[-1] - full).abs().max().item() <= 1e-5 and torch.equal(shared, full)
     assert all(abs(e.norm().item() - 1) < 1e-5 for e in embs)
     assert [tuple(s.shape) for s in out[1:]] == enc.state_shapes() and enc.state_shapes()[-2:] == [(1, 16), (1, 1)]
 
