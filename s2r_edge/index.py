@@ -105,6 +105,12 @@ def _new_graph(dim: int) -> hnswlib.Index:
     return hnswlib.Index(space="ip", dim=dim)
 
 
+def _insert(graph: hnswlib.Index, vectors: np.ndarray, labels: np.ndarray) -> None:
+    """Link `vectors` into the graph under `labels`, on one thread: hnswlib's threaded inserts link the graph in
+    whatever order the threads reach it, so the same docs would make a different graph, and results, each build."""
+    graph.add_items(np.ascontiguousarray(vectors, dtype=np.float32), labels, num_threads=1)
+
+
 def _tombstone(doc_id: str) -> Doc:
     return Doc(doc_id, "(removed)", {REMOVED: True})
 
@@ -175,7 +181,7 @@ class DocIndex:
                 raise S2RError(f"rerank depth must be at least 1, got {compression.rerank}")
         graph = _new_graph(in_dim)
         graph.init_index(max_elements=len(docs), ef_construction=params.ef_construction, M=params.M)
-        graph.add_items(np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(docs)))
+        _insert(graph, vectors, np.arange(len(docs)))
         graph.set_ef(params.ef_search)
         manifest = {
             "format": FORMAT,
@@ -298,7 +304,7 @@ class DocIndex:
         if len(self.rows) > self.graph.get_max_elements():
             self.graph.resize_index(len(self.rows))
         # a deleted label is revived in place
-        self.graph.add_items(np.ascontiguousarray(vectors, dtype=np.float32), np.array(labels))
+        _insert(self.graph, vectors, np.array(labels))
         if self.codes is not None:  # the rotation stays as fitted at build; new docs are only encoded with it
             self.codes.resize(len(self.rows))
             self.codes.packed[labels] = self.codes.encode(vectors)

@@ -51,6 +51,16 @@ def test_rebuild_replaces_the_directory_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["idx"]  # no temporary leftovers
 
 
+def test_the_same_docs_make_the_same_graph(tmp_path):
+    """Builds and adds are reproducible: hnswlib's threaded inserts would link the graph differently each time."""
+    for name in ("a", "b"):
+        index, vecs = random_index(2000)
+        index.remove([f"d{i}" for i in range(0, 2000, 3)])
+        index.add([Doc(f"d{i}", f"doc {i} again") for i in range(0, 2000, 3)], vecs[::3][::-1])
+        index.save(tmp_path / name)
+    assert (tmp_path / "a" / "index.hnsw").read_bytes() == (tmp_path / "b" / "index.hnsw").read_bytes()
+
+
 @pytest.mark.parametrize("name", ["index.hnsw", "docs.jsonl"])
 def test_a_file_changed_after_the_build_is_named(tmp_path, name):
     random_index(50)[0].save(tmp_path / "idx")
