@@ -17,6 +17,7 @@ import hnswlib
 import numpy as np
 
 from eval_bench import bench_index
+from index_compare import exact_top
 from results import write_section
 from s2r_edge.index import DocIndex, HnswParams
 
@@ -55,7 +56,7 @@ def main() -> None:
     params = HnswParams(**index.manifest["hnsw"])
     vectors = np.asarray(index.graph.get_items(np.arange(len(index.rows))), dtype=np.float32)
     queries, rows = blurred(vectors, args.queries, args.noise, seed=0)
-    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :K]
+    exact = exact_top(vectors, queries, K)
     cosine = float(np.mean(np.sum(queries * vectors[rows], axis=1)))
     table = ["| threads | build | build time (s) | recall@10 against exact search | top-10 lists the same as build 1's |",
              "|---|---|---|---|---|"]
