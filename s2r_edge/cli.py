@@ -273,13 +273,15 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.vocab < 0 or not 0 < args.bag_dim <= 1024 or not args.piece_weight >= 0:
         raise S2RError(f"--vocab must be 0 (attention pooling) or more, --bag-dim 1 to 1024 and --piece-weight 0 or "
                        f"more; got {args.vocab}, {args.bag_dim} and {args.piece_weight:g}")
+    if not args.checkpoint_minutes >= 0:
+        raise S2RError(f"--checkpoint-minutes must be 0 (after every step) or more, got {args.checkpoint_minutes:g}")
     if not (args.read_weight > 0 and args.read_batch > 0):
         raise S2RError(f"--read-weight and --read-batch must be above 0 (leave out --read-texts for no reading "
                        f"lessons), got {args.read_weight:g} and {args.read_batch}")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
                       workers=args.workers, spec_augment=not args.no_spec_augment, doc_weight=args.doc_weight,
                       read_weight=args.read_weight, read_layer=args.read_layer, read_batch=args.read_batch,
-                      piece_weight=args.piece_weight,
+                      piece_weight=args.piece_weight, checkpoint_minutes=args.checkpoint_minutes,
                       **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight}))
     docs = DocTargets.load(args.docs, args.doc_queries) if args.doc_weight > 0 else None
     budget = None if args.time_budget is None else args.time_budget * 60
@@ -457,7 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--workers", type=int, default=0, help="DataLoader processes for augmentation (default 0)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--time-budget", type=float, default=None, metavar="MIN",
-                   help="stop after the epoch in which MIN minutes have passed; the same command resumes")
+                   help="stop after the step in which MIN minutes have passed; the same command resumes")
+    t.add_argument("--checkpoint-minutes", type=float, default=10.0, metavar="MIN",
+                   help="write the resume checkpoint every MIN minutes within an epoch too (default 10); a killed "
+                        "run loses at most that much")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("export", help="write the int8 and fp32 ExecuTorch programs and the ONNX model from a checkpoint")

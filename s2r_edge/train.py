@@ -9,7 +9,8 @@ A student with a bag head (`ModelConfig.vocab` > 0) also learns a CTC over the t
 weigh its bag, and its reading lessons are the texts' wordpieces read by the bag head (`WordBag.read`).
 Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble noise, band-limiting.
 A run can start from an earlier student (`init`) to fine-tune it on new speech.
-Checkpoints after every epoch; a rerun with the same `out` resumes from the last one (also after a time budget).
+Checkpoints after every epoch and every few minutes within one; a rerun with the same `out` resumes from the last
+(also after a time budget), exactly where the interrupted run was: the same batches, lessons and random draws.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import itertools
 import math
 import random
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -67,6 +69,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # cuda when available, else cpu
     workers: int = 0  # DataLoader processes preparing augmented batches (0: in the training process)
+    checkpoint_minutes: float = 10.0  # how often the resume checkpoint is also written within an epoch
 
 
 def augment(wav: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, babble_pool: list[np.ndarray] = (),
@@ -212,9 +215,12 @@ def lesson_chars(texts: list[str], rng: np.random.Generator) -> torch.Tensor:
     return held_chars(texts, lambda n: rng.integers(2, 6, n))
 
 
-def reading_plan(texts: list[str], size: int, rng: random.Random) -> list[list[int]]:
-    """Batches of texts of similar length, in random order (as `batches`, by characters)."""
-    return batches(list(range(len(texts))), np.array([len(t) for t in texts]), size, rng, jitter=16)
+def lesson_batches(texts: list[str], size: int, rng: random.Random, skip: int = 0) -> Iterator[list[int]]:
+    """The reading lessons' batches, one a step without end, from the `skip`-th on: texts of similar length (as
+    `batches`, by characters), in random order, a new plan whenever one is used up."""
+    lengths = np.array([len(t) for t in texts])
+    plans = (batches(list(range(len(texts))), lengths, size, rng, jitter=16) for _ in itertools.count())
+    return itertools.islice((batch for plan in plans for batch in reversed(plan)), skip, None)
 
 
 def read_loss(reading: Reading | None, encoder: StreamingEncoder, texts: list[str], targets: torch.Tensor,
@@ -345,8 +351,9 @@ def train(
     and `cfg.doc_weight` > 0 the utterances of its known queries also learn the retrieval term. With `read_texts`
     (a `synth --targets-out` file) every step also gives a reading lesson of `cfg.read_batch` of its texts.
 
-    With `time_budget_s`, stop after the epoch in which the budget runs out and return None: the resume
-    checkpoint stays, and the same call continues from it (for hosts that lend a GPU ten minutes at a time).
+    The resume checkpoint (`out` with suffix .resume.pt) is written after every epoch and every
+    `cfg.checkpoint_minutes` within one. With `time_budget_s`, stop after the step in which the budget runs out and
+    return None; the same call continues from the checkpoint (for hosts that lend a GPU ten minutes at a time).
     """
     started = time.time()
     paths = data_path if isinstance(data_path, list) else [data_path]
@@ -371,11 +378,12 @@ def train(
     lessons = reading_texts(read_texts, {str(data.texts[data.text_ids[i]]) for i in dev_idx}) if read_texts else None
 
     resume = out.with_name(out.stem + ".resume.pt")
-    start_epoch, dev_cos = 0, None
-    if resume.is_file():
+    start_epoch, start_step, dev_cos = 0, 0, None
+    resumed = resume.is_file()
+    if resumed:  # "epoch": the last one finished (-1: none); "step": batches done of the next
         encoder, ckpt = load_checkpoint(resume)
-        start_epoch, dev_cos = ckpt["epoch"] + 1, ckpt.get("dev_cos")
-        print(f"resuming from {resume} after epoch {ckpt['epoch'] + 1}", flush=True)
+        start_epoch, start_step, dev_cos = ckpt["epoch"] + 1, ckpt.get("step", 0), ckpt.get("dev_cos")
+        print(f"resuming from {resume} at epoch {start_epoch + 1}, step {start_step}", flush=True)
     else:
         if init is not None:  # its weights, and the characters of its reading lessons if it had some; no optimizer
             encoder, init_ckpt = load_checkpoint(Path(init))
@@ -400,7 +408,7 @@ def train(
         raise S2RError(f"reading lessons enter at block {cfg.read_layer}, but the student has blocks 0 to "
                        f"{len(encoder.blocks) - 1}: give a block of those")
     reading = Reading(encoder.cfg.dim, cfg.read_layer) if lessons is not None and not encoder.cfg.vocab else None
-    if start_epoch and ("reading" in ckpt) != (reading is not None):
+    if resumed and ("reading" in ckpt) != (reading is not None):
         raise S2RError(f"{resume} was written {'with' if 'reading' in ckpt else 'without'} reading lessons: resume "
                        f"it with the same options, or delete it to start again")
     if reading is not None and "reading" in ckpt:
@@ -415,6 +423,10 @@ def train(
     if "optimizer" in ckpt:
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
+    if "rng" in ckpt:  # dropout's and SpecAugment's draws go on as if the run had not stopped
+        torch.set_rng_state(ckpt["rng"])
+        if device.type == "cuda" and "cuda_rng" in ckpt:
+            torch.cuda.set_rng_state(ckpt["cuda_rng"])
     print(f"student: {n_params(encoder) / 1e6:.2f} M params; {len(train_idx)} train / {len(dev_idx)} dev "
           f"utterances; device {device}", flush=True)
     if doc_rows is not None:
@@ -431,18 +443,29 @@ def train(
     targets = torch.from_numpy(data.targets.astype(np.float32))
     labels = [text_to_labels(str(t)) for t in data.texts]
     multiple = encoder.cfg.hop * encoder.cfg.stack
+
+    def save_resume(done_epoch: int, step: int) -> None:
+        """The resume checkpoint after `step` batches of the epoch after `done_epoch` (-1: none done yet)."""
+        rng = {"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}
+        save_checkpoint(encoder, resume, epoch=done_epoch, step=step, optimizer=opt.state_dict(),
+                        scheduler=sched.state_dict(), train_config=asdict(cfg), dev_cos=dev_cos,
+                        rng=torch.get_rng_state(), **rng,
+                        **({"reading": reading.state_dict()} if reading is not None else {}))
+
+    saved = time.time()
     for epoch in range(start_epoch, cfg.epochs):
+        first = start_step if epoch == start_epoch else 0
         encoder.train()
         t0 = time.time()
         plan = batches(train_idx, lengths, cfg.batch_size, random.Random(cfg.seed + epoch))
-        loader = torch.utils.data.DataLoader(
-            AugmentedBatches(data, plan, cfg, multiple, epoch), batch_size=None, shuffle=False,
-            num_workers=cfg.workers, persistent_workers=False,
+        loader = torch.utils.data.DataLoader(  # its own generator: making workers leaves the global RNG alone
+            AugmentedBatches(data, plan, cfg, multiple, epoch), batch_size=None, sampler=range(first, len(plan)),
+            num_workers=cfg.workers, persistent_workers=False, generator=torch.Generator().manual_seed(cfg.seed),
         )
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", mininterval=10)
-        read_rng = random.Random(cfg.seed + epoch)
-        plan_texts: list[list[int]] = []
-        for step, (wav, lens, tids) in enumerate(bar):
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", initial=first, total=len(plan), mininterval=10)
+        lesson_plan = lesson_batches(lessons[0], cfg.read_batch, random.Random(cfg.seed + epoch), first) \
+            if lessons is not None else None
+        for step, (wav, lens, tids) in enumerate(bar, start=first):
             loss, parts = distill_loss(
                 encoder, wav.to(device), lens.to(device), targets[tids].to(device), tids.to(device),
                 [labels[t] for t in tids.tolist()], cfg, docs, None if doc_rows is None else doc_rows[tids].to(device),
@@ -450,9 +473,8 @@ def train(
             )
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if lessons is not None:  # after the speech's backward, so the two graphs are never held at once
-                plan_texts = plan_texts or reading_plan(lessons[0], cfg.read_batch, read_rng)
-                batch = plan_texts.pop()
+            if lesson_plan is not None:  # after the speech's backward, so the two graphs are never held at once
+                batch = next(lesson_plan)
                 cos, nce = read_loss(reading, encoder, [lessons[0][i] for i in batch],
                                      lessons[1][batch].to(device), np.random.default_rng((cfg.seed, epoch, step)),
                                      cfg.temperature)
@@ -464,19 +486,19 @@ def train(
             sched.step()
             release_freed_memory()
             bar.set_postfix(loss=f"{loss.item():.3f}", **{k: f"{v:.3f}" for k, v in parts.items()})
+            spent = time_budget_s is not None and time.time() - started >= time_budget_s
+            if spent or time.time() - saved >= cfg.checkpoint_minutes * 60:
+                save_resume(epoch - 1, step + 1)
+                saved = time.time()
+            if spent and not (epoch + 1 == cfg.epochs and step + 1 == len(plan)):
+                bar.close()
+                print(f"time budget spent at step {step + 1}/{len(plan)} of epoch {epoch + 1}/{cfg.epochs}; run the "
+                      f"same command again to go on from {resume}", flush=True)
+                return None
         dev_cos = evaluate_cos(encoder, data, dev_idx, multiple, device)
         print(f"epoch {epoch + 1}: dev cosine to teacher {dev_cos:.3f} ({time.time() - t0:.0f} s)", flush=True)
-        encoder.cpu()
-        save_checkpoint(encoder, resume, epoch=epoch, optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                        train_config=asdict(cfg), dev_cos=dev_cos,
-                        **({"reading": reading.cpu().state_dict()} if reading is not None else {}))
-        if time_budget_s is not None and epoch + 1 < cfg.epochs and time.time() - started >= time_budget_s:
-            print(f"time budget spent after epoch {epoch + 1}/{cfg.epochs}; run the same command again to go on "
-                  f"from {resume}", flush=True)
-            return None
-        encoder.to(device)
-        if reading is not None:
-            reading.to(device)
+        save_resume(epoch, 0)
+        saved = time.time()
     encoder.cpu().eval()
     lessons_kept = {"read_texts": str(read_texts), "reading": reading.cpu().state_dict()} if reading is not None else {}
     save_checkpoint(encoder, out, train_config=asdict(cfg), data=", ".join(map(str, paths)), init=str(init),

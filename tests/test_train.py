@@ -1,8 +1,12 @@
-"""Distillation on real TTS speech and real teacher targets: a run stopped by its time budget resumes where it left off;
-a run from an earlier student fine-tunes it; the retrieval term pulls spoken known queries to their docs; reading
-lessons teach the upper blocks from texts without audio."""
+"""Distillation on real TTS speech and real teacher targets: a run stopped by its time budget or killed resumes where it
+left off, exactly; a run from an earlier student fine-tunes it; the retrieval term pulls spoken known queries to their
+docs; reading lessons teach the upper blocks from texts without audio."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -19,27 +23,53 @@ TEXTS = ["turn on the torch", "call mum on speaker", "how long do i boil an egg"
          "what is the weather like tomorrow", "play something relaxing"]
 
 
-def test_a_run_stopped_by_its_time_budget_resumes_and_finishes(tmp_path, capsys):
+def test_a_run_stopped_by_its_time_budget_resumes_where_it_stopped(tmp_path, capsys):
     data = synthesize(TEXTS, SynthConfig(voices=("espeak:en-us", "flite:slt"), voices_per_text=2),
                       embed_texts(TEXTS), progress=False)
     data.save(tmp_path / "d.npz")
     out, resume = tmp_path / "student.pt", tmp_path / "student.resume.pt"
-    cfg = TrainConfig(epochs=2, batch_size=4, dev_fraction=0.2, device="cpu")
+    cfg = TrainConfig(epochs=2, batch_size=4, dev_fraction=0.2, device="cpu")  # dropout and SpecAugment on
     small = ModelConfig(dim=32, dilations=(1, 2))
 
     assert train(tmp_path / "d.npz", out, cfg, small, time_budget_s=0) is None
-    assert "time budget spent after epoch 1/2" in capsys.readouterr().out
+    assert "time budget spent at step 1/3 of epoch 1/2" in capsys.readouterr().out
     assert resume.is_file() and not out.exists()
     after_one = load_checkpoint(resume)[0].state_dict()
 
     encoder = train(tmp_path / "d.npz", out, cfg, small)
-    assert "after epoch 1" in capsys.readouterr().out
+    assert "resuming from" in capsys.readouterr().out
     assert out.is_file() and not resume.exists()
     final, ckpt = load_checkpoint(out)
     assert final.cfg.dim == 32 and ckpt["train_config"]["epochs"] == 2
     assert -1 <= ckpt["dev_cos"] <= 1  # the last epoch's dev cosine travels with the student
-    assert any(not torch.equal(after_one[k], v) for k, v in final.state_dict().items())  # epoch 2 ran
+    assert any(not torch.equal(after_one[k], v) for k, v in final.state_dict().items())  # the rest ran
     assert encoder is not None and torch.isfinite(final.step(torch.zeros(1, 2560), *final.initial_state())[0]).all()
+
+    train(tmp_path / "d.npz", tmp_path / "whole.pt", cfg, small)  # the same run, never stopped
+    whole = load_checkpoint(tmp_path / "whole.pt")[0].state_dict()
+    assert all(torch.equal(whole[k], v) for k, v in final.state_dict().items())
+
+
+def test_a_killed_run_resumes_from_its_last_checkpoint_within_the_epoch(tmp_path):
+    data = synthesize(TEXTS, SynthConfig(voices=("espeak:en-us", "flite:slt"), voices_per_text=2),
+                      embed_texts(TEXTS), progress=False)
+    data.save(tmp_path / "d.npz")
+    args = [sys.executable, "-m", "s2r_edge.cli", "train", "--data", str(tmp_path / "d.npz"), "--epochs", "2",
+            "--batch-size", "1", "--dim", "32", "--seed", "3", "--checkpoint-minutes", "0"]
+    run = subprocess.Popen(args + ["--out", str(tmp_path / "s.pt")], stdout=subprocess.DEVNULL)
+    resume = tmp_path / "s.resume.pt"
+    while not resume.is_file() and run.poll() is None:
+        time.sleep(0.05)
+    run.kill()  # within the first epoch: its checkpoint is after the first steps, before any epoch's end
+    assert run.wait() == -signal.SIGKILL and not (tmp_path / "s.pt").exists()
+    saved = torch.load(resume, weights_only=False)
+    assert saved["step"] >= 1
+
+    again = subprocess.run(args + ["--out", str(tmp_path / "s.pt")], capture_output=True, text=True, check=True)
+    assert f"resuming from {resume} at epoch {saved['epoch'] + 2}, step {saved['step']}" in again.stdout
+    subprocess.run(args + ["--out", str(tmp_path / "whole.pt")], capture_output=True, check=True)
+    resumed, whole = (load_checkpoint(tmp_path / f)[0].state_dict() for f in ("s.pt", "whole.pt"))
+    assert all(torch.equal(whole[k], v) for k, v in resumed.items())
 
 
 def test_a_run_of_exactly_ten_steps_trains(tmp_path):
@@ -152,6 +182,9 @@ def test_a_run_with_reading_lessons_trains_resumes_and_refuses_bad_settings(tmp_
         train(tmp_path / "d.npz", tmp_path / "s.pt", cfg, small)
     assert train(tmp_path / "d.npz", tmp_path / "s.pt", cfg, small, read_texts=tmp_path / "read.npz") is not None
     ckpt = load_checkpoint(tmp_path / "s.pt")[1]
+    train(tmp_path / "d.npz", tmp_path / "whole.pt", cfg, small, read_texts=tmp_path / "read.npz")  # never stopped
+    whole = load_checkpoint(tmp_path / "whole.pt")[1]  # the same lessons after the resume: the same student
+    assert all(torch.equal(whole[part][k], v) for part in ("state_dict", "reading") for k, v in ckpt[part].items())
     assert ckpt["read_texts"] == str(tmp_path / "read.npz") and ckpt["reading"]["chars.weight"].shape == (29, 32)
     again = train(tmp_path / "d.npz", tmp_path / "again.pt", replace(cfg, epochs=1, lr=1e-12),
                   init=tmp_path / "s.pt", read_texts=tmp_path / "read.npz")  # the lessons go on where they ended
