@@ -446,10 +446,10 @@ def train(
 
     def save_resume(done_epoch: int, step: int) -> None:
         """The resume checkpoint after `step` batches of the epoch after `done_epoch` (-1: none done yet)."""
-        rng = {"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}
+        cuda_rng = {"cuda_rng": torch.cuda.get_rng_state()} if device.type == "cuda" else {}
         save_checkpoint(encoder, resume, epoch=done_epoch, step=step, optimizer=opt.state_dict(),
                         scheduler=sched.state_dict(), train_config=asdict(cfg), dev_cos=dev_cos,
-                        rng=torch.get_rng_state(), **rng,
+                        rng=torch.get_rng_state(), **cuda_rng,
                         **({"reading": reading.state_dict()} if reading is not None else {}))
 
     saved = time.time()
