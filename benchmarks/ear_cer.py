@@ -3,7 +3,9 @@ benchmark's spoken test (or dev) queries, per voice and condition, for one or mo
 
 No transcript is used at run time; this is a diagnostic of the encoder (DESIGN.md: the voice gap between the
 training voices and the held-out neural voice is what keeps s2r from working). With `--read`, the teacher also reads
-each greedy transcript: how well a perfect reader of that ear could retrieve. Writes the `ear-cer` section of
+each greedy transcript: how well a perfect reader of that ear could retrieve. Under the table, each later checkpoint
+against the first in every cell: the CER difference and its 95% interval from resampling the queries (is it more than
+which queries were asked?). Writes the `ear-cer` section of
 benchmarks/RESULTS.md (or `--section`). Run: .venv/bin/python benchmarks/ear_cer.py CHECKPOINT [CHECKPOINT ...]
 """
 
@@ -60,11 +62,26 @@ def transcripts(encoder: StreamingEncoder, queries: list[Query]) -> list[str]:
     return [greedy(listen(encoder, q)[1]) for q in queries]
 
 
-def error_rate(queries: list[Query], heard: list[str]) -> float:
-    """Total edits / total reference characters (the CTC targets' characters: lower-cased letters, apostrophe and
-    single spaces)."""
+def edits(queries: list[Query], heard: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each query's edits from what was heard to its reference, and the reference's length in characters (the CTC
+    targets' characters: lower-cased letters, apostrophe and single spaces)."""
     refs = ["".join(CHARS[i - 1] for i in text_to_labels(q.text)) for q in queries]
-    return sum(map(edit_distance, refs, heard)) / sum(map(len, refs))
+    return np.array(list(map(edit_distance, refs, heard))), np.array(list(map(len, refs)))
+
+
+def error_rate(queries: list[Query], heard: list[str]) -> float:
+    """Total edits / total reference characters."""
+    wrong, chars = edits(queries, heard)
+    return float(wrong.sum() / chars.sum())
+
+
+def paired_interval(diff: np.ndarray, weight: np.ndarray, draws: int = 10000) -> list[str]:
+    """A paired difference between two checkpoints, summed over queries (rows of `diff`, one column per measure) per
+    unit of `weight` (a query's characters for CER, 1 for MRR), with its 95% interval from resampling the queries."""
+    diff = diff.reshape(len(diff), -1)
+    rows = np.random.default_rng(0).integers(len(diff), size=(draws, len(diff)))
+    low, high = np.percentile(diff[rows].sum(1) / weight[rows].sum(1)[:, None], [2.5, 97.5], axis=0)
+    return [f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" for m, lo, hi in zip(diff.sum(0) / weight.sum(), low, high)]
 
 
 def cer(encoder: StreamingEncoder, queries: Path) -> float:
@@ -107,31 +124,44 @@ def main() -> None:
     cells = speak_cells(args)
     encoders = {str(c): load_checkpoint(c)[0] for c in args.checkpoints}
     indexes = {name: DocIndex.load(bench_index(n)) for name, n in INDEXES.items()} if args.read else {}
-    rows = []
+    rows, against = [], []
+    first, *rest = encoders
     for cell in cells:
         spoken = read_queries(cell.queries)
         rows.append({"voice": cell.voice, "condition": cell.condition})
+        wrong = {}
         for name, encoder in encoders.items():
             heard = transcripts(encoder, spoken)
             vectors = embed_texts(heard) if indexes else None
-            rows[-1][name] = [round(error_rate(spoken, heard), 3),
+            wrong[name], chars = edits(spoken, heard)
+            rows[-1][name] = [round(float(wrong[name].sum() / chars.sum()), 3),
                               *(round(mrr10(vectors, spoken, index), 3) for index in indexes.values())]
+        if rest:
+            against.append(f"| {cell.voice} | {cell.condition} | "
+                           f"{' | '.join(paired_interval(wrong[name] - wrong[first], chars)[0] for name in rest)} |")
         print(json.dumps(rows[-1]), file=sys.stderr)
+    if rest:
+        against = [f"CER against `{first}`: the difference [95% interval, queries resampled]", "",
+                   f"| voice | condition | {' | '.join(f'`{name}`' for name in rest)} |",
+                   "|---|---|" + "---|" * len(rest), *against]
+        print("\n".join(against), file=sys.stderr)
     n = len(read_queries(cells[0].queries, need_audio=False))
     read = (" / MRR@10 of the teacher reading that greedy transcript, among the app docs alone / among the app docs "
             f"+{DISTRACTORS // 1000}k distractors (what a perfect reader of this ear could reach)") if indexes else ""
     publish(args, rows, list(encoders), f"Each cell: character error rate of the checkpoint's CTC head (greedy, fp32 "
-            f"eager; lower is better, 1.0 is as many errors as characters){read}; {n} spoken {args.split} queries.")
+            f"eager; lower is better, 1.0 is as many errors as characters){read}; {n} spoken {args.split} queries.",
+            "\n".join(against))
 
 
-def publish(args: argparse.Namespace, rows: list[dict], names: list[str], legend: str) -> None:
+def publish(args: argparse.Namespace, rows: list[dict], names: list[str], legend: str, footer: str = "") -> None:
     """A table of `rows` (a row per voice and condition, a column of numbers per checkpoint in `names`) under the
-    command and `legend`: into the RESULTS.md section `args.section`, or only the JSON with `--no-write`."""
+    command and `legend`, then `footer`: into the RESULTS.md section `args.section`, or only the JSON with
+    `--no-write`."""
     table = [f"| voice | condition | {' | '.join(f'`{name}`' for name in names)} |", "|---|---|" + "---|" * len(names)]
     table += [f"| {r['voice']} | {r['condition']} | "
               f"{' | '.join(' / '.join(f'{v:.3f}' for v in r[name]) for name in names)} |" for r in rows]
     body = (f"Command: `.venv/bin/python benchmarks/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}`\n\n"
-            f"{legend}\n\n" + "\n".join(table))
+            f"{legend}\n\n" + "\n".join(table) + (f"\n\n{footer}" if footer else ""))
     if args.no_write:
         print(json.dumps(rows))
     else:

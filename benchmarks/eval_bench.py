@@ -218,10 +218,16 @@ def positive_int(text: str) -> int:
     return int(text)
 
 
+def reciprocal_ranks(vectors: np.ndarray, queries: list[Query], index: DocIndex) -> np.ndarray:
+    """Each query's reciprocal rank (0 past the top 10) of its vector searched in `index` (its own search: the
+    compact walk where it has one)."""
+    return np.array([reciprocal_rank([h.id for h in index.search(v, k=10)], q.relevant)
+                     for v, q in zip(vectors, queries)])
+
+
 def mrr10(vectors: np.ndarray, queries: list[Query], index: DocIndex) -> float:
-    """MRR@10 of query vectors searched in `index` (its own search: the compact walk where it has one)."""
-    ranks = [reciprocal_rank([h.id for h in index.search(v, k=10)], q.relevant) for v, q in zip(vectors, queries)]
-    return float(np.mean(ranks))
+    """MRR@10 of query vectors searched in `index`."""
+    return float(reciprocal_ranks(vectors, queries, index).mean())
 
 
 def add_cell_args(parser: argparse.ArgumentParser, conditions: tuple[str, ...] = CONDITIONS) -> None:
