@@ -69,9 +69,8 @@ def edits(queries: list[Query], heard: list[str]) -> tuple[np.ndarray, np.ndarra
     return np.array(list(map(edit_distance, refs, heard))), np.array(list(map(len, refs)))
 
 
-def error_rate(queries: list[Query], heard: list[str]) -> float:
-    """Total edits / total reference characters."""
-    wrong, chars = edits(queries, heard)
+def error_rate(wrong: np.ndarray, chars: np.ndarray) -> float:
+    """Total edits / total reference characters, from `edits`."""
     return float(wrong.sum() / chars.sum())
 
 
@@ -87,7 +86,7 @@ def paired_interval(diff: np.ndarray, weight: np.ndarray, draws: int = 10000) ->
 def cer(encoder: StreamingEncoder, queries: Path) -> float:
     """Character error rate of the encoder's CTC head over a spoken queries file."""
     spoken = read_queries(queries)
-    return error_rate(spoken, transcripts(encoder, spoken))
+    return error_rate(*edits(spoken, transcripts(encoder, spoken)))
 
 
 def existing_file(text: str) -> Path:
@@ -134,7 +133,7 @@ def main() -> None:
             heard = transcripts(encoder, spoken)
             vectors = embed_texts(heard) if indexes else None
             wrong[name], chars = edits(spoken, heard)
-            rows[-1][name] = [round(float(wrong[name].sum() / chars.sum()), 3),
+            rows[-1][name] = [round(error_rate(wrong[name], chars), 3),
                               *(round(mrr10(vectors, spoken, index), 3) for index in indexes.values())]
         if rest:
             against.append(f"| {cell.voice} | {cell.condition} | "
