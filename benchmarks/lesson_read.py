@@ -22,7 +22,7 @@ from s2r_edge.index import DocIndex
 from s2r_edge.model import load_checkpoint
 from s2r_edge.teacher import embed_texts
 from s2r_edge.texts import read_queries
-from s2r_edge.train import Reading, lesson_chars
+from s2r_edge.reading import Reading, lesson_chars
 
 from ear_cer import existing_file, publish
 from eval_bench import INDEXES, QUERY_SPLITS, bench_index, mrr10

@@ -29,12 +29,13 @@ from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
 from s2r_edge.index import DocIndex
+from s2r_edge.losses import DocTargets, doc_loss, teacher_loss
 from s2r_edge.model import ModelConfig, StreamingEncoder, WordBag, n_params
+from s2r_edge.reading import Reading, held_chars
 from s2r_edge.synth import load_targets
 from s2r_edge.teacher import embed_texts
 from s2r_edge.texts import DEMO_QUERIES, DEV_QUERIES, read_queries
-from s2r_edge.train import (DocTargets, Reading, TrainConfig, dev_texts, doc_loss, held_chars, one_cycle,
-                            teacher_loss)
+from s2r_edge.train import TrainConfig, dev_texts, one_cycle
 from s2r_edge.wordpieces import encode, padded, start_head
 
 from ear_cer import existing_file

@@ -262,7 +262,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from s2r_edge.model import ModelConfig
-    from s2r_edge.train import DocTargets, TrainConfig, train
+    from s2r_edge.losses import DocTargets
+    from s2r_edge.train import TrainConfig, train
 
     if args.ctc_weight is not None and not args.ctc_weight >= 0:
         raise S2RError(f"--ctc-weight must be 0 or more (0 leaves the ear untaught), got {args.ctc_weight:g}")

@@ -1,12 +1,7 @@
 """Distillation: teach the streaming student to put speech where the text teacher puts its transcript.
 
-Loss = (1 - cosine to the teacher vector) + contrastive InfoNCE against the other texts in the batch
-+ an auxiliary character CTC head on the encoder frames (DESIGN.md: without it the student memorises texts
-instead of learning to hear) + optionally a retrieval term: an utterance of a known query of a corpus (or of a doc's
-title) is pulled to its relevant docs' teacher vectors against all the corpus's other docs, the hard negatives
-+ optionally reading lessons: texts without audio, as characters, taught through the upper blocks (`Reading`).
-A student with a bag head (`ModelConfig.vocab` > 0) also learns a CTC over the teacher's wordpieces, whose posteriors
-weigh its bag, and its reading lessons are the texts' wordpieces read by the bag head (`WordBag.read`).
+The loss is `losses.distill_loss` (cosine, InfoNCE, character CTC; a bag head's wordpiece CTC; an optional retrieval
+term against a corpus's docs), and optionally every step also gives a reading lesson (`reading`): texts without audio.
 Audio is augmented on the fly: gain, leading silence, reverberation, white/pink/babble noise, band-limiting.
 A run can start from an earlier student (`init`) to fine-tune it on new speech.
 Checkpoints after every epoch and every few minutes within one; a rerun with the same `out` resumes from the last
@@ -28,16 +23,15 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
-from s2r_edge.model import (CHARS, ModelConfig, StreamingEncoder, load_checkpoint, n_params, save_checkpoint,
-                             text_to_labels)
+from s2r_edge.losses import DocTargets, distill_loss
+from s2r_edge.model import ModelConfig, StreamingEncoder, load_checkpoint, n_params, save_checkpoint, text_to_labels
 from s2r_edge.noise import NOISE_KINDS, Condition, band_limit, reverberate
-from s2r_edge.synth import SpeechSet, load_targets
-from s2r_edge.wordpieces import coverage, encode, padded, start_head
+from s2r_edge.reading import Reading, read_loss, reading_texts
+from s2r_edge.synth import SpeechSet
+from s2r_edge.wordpieces import coverage, encode, start_head
 
 
 @dataclass(frozen=True)
@@ -126,112 +120,12 @@ class AugmentedBatches(torch.utils.data.Dataset):
         return wav, lens, torch.from_numpy(self.data.text_ids[batch].astype(np.int64))
 
 
-@dataclass(frozen=True)
-class DocTargets:
-    """The retrieval term's targets: a corpus's docs as teacher vectors, and for each text that is a known query of
-    it (or a doc's title) the share of its relevant docs, a row of `relevance`."""
-
-    vectors: torch.Tensor  # (docs, teacher dim), L2-normalised
-    relevance: torch.Tensor  # (queries, docs): each row sums to 1 over the query's relevant docs
-    rows: dict[str, int]  # normalised query text -> its row of `relevance`
-
-    @classmethod
-    def load(cls, docs_path: str | Path | None = None, queries_path: str | Path | None = None) -> DocTargets:
-        """Embed the docs of `docs_path` (default: the demo docs) with the teacher; the queries of `queries_path`
-        (default: the bundled train split) and the docs' titles name their relevant docs. An id that is not a doc
-        is refused by name."""
-        from s2r_edge.teacher import embed_texts
-        from s2r_edge.texts import DEMO_DOCS, TRAIN_QUERIES, normalise, read_docs, read_queries
-
-        docs_path, queries_path = docs_path or DEMO_DOCS, queries_path or TRAIN_QUERIES
-
-        docs = read_docs(docs_path)
-        col = {d.id: i for i, d in enumerate(docs)}
-        pairs = [(q.text, q.relevant, f"{queries_path}:{q.line}") for q in read_queries(queries_path, need_audio=False)]
-        pairs += [(str(d.meta["title"]), (d.id,), "") for d in docs if d.meta.get("title")]
-        rows: dict[str, int] = {}
-        relevance = torch.zeros(len(pairs), len(docs))
-        for text, relevant, where in pairs:
-            if unknown := [r for r in relevant if r not in col]:
-                raise S2RError(f"{where}: relevant doc {unknown[0]!r} is not in {docs_path}; "
-                               f"give the docs file the queries were labelled against")
-            row = rows.setdefault(normalise(text), len(rows))
-            relevance[row, [col[r] for r in relevant]] = 1.0
-        relevance = relevance[: len(rows)]
-        vectors = torch.from_numpy(embed_texts([d.text for d in docs], progress=True))
-        return cls(vectors, relevance / relevance.sum(1, keepdim=True), rows)
-
-    def to(self, device: torch.device) -> DocTargets:
-        """The same targets on `device`, moved once rather than at every step."""
-        return replace(self, vectors=self.vectors.to(device), relevance=self.relevance.to(device))
-
-    def text_rows(self, texts: np.ndarray) -> torch.Tensor:
-        """For each text of a dataset, its row of `relevance`, or -1 when it is no known query."""
-        from s2r_edge.texts import normalise
-
-        return torch.tensor([self.rows.get(normalise(str(t)), -1) for t in texts], dtype=torch.long)
-
-
-def doc_loss(emb: torch.Tensor, rows: torch.Tensor, docs: DocTargets, temperature: float) -> torch.Tensor:
-    """Cross-entropy of each known query's embedding over the corpus's docs, against its relevant docs' shares;
-    `rows` (B,) holds -1 for utterances that are no known query, which add nothing."""
-    has = rows >= 0
-    if not has.any():
-        return emb.new_zeros(())
-    logp = F.log_softmax(emb[has] @ docs.vectors.T / temperature, dim=-1)
-    return -(docs.relevance[rows[has]] * logp).sum(-1).mean()
-
-
-class Reading(nn.Module):
-    """Reading lessons: texts without audio, taught through the student's upper blocks. The speech students read
-    far worse than their blocks can learn to from more texts (RESULTS "Reading against hearing"), and speaking texts
-    is what costs. Each character gets a learned vector, held for 2 to 5 frames (about as long as it is spoken),
-    that enters the body at block `layer` in place of the lower blocks' frames, then is pooled and projected as
-    speech is. Training-only: never exported."""
-
-    def __init__(self, dim: int, layer: int) -> None:
-        super().__init__()
-        self.layer = layer
-        self.chars = nn.Embedding(len(CHARS) + 1, dim, padding_idx=0)
-
-    def forward(self, encoder: StreamingEncoder, ids: torch.Tensor) -> torch.Tensor:
-        """The student's unit vectors (B, emb_dim) of texts given as `held_chars` rows, read rather than heard."""
-        ids = ids.to(self.chars.weight.device)
-        _, _, caches, _ = encoder.split_state([t.to(ids.device) for t in encoder.initial_state(len(ids))])
-        x, _ = encoder.body(self.chars(ids), caches[self.layer :], first=self.layer)
-        return encoder.pooled(x, ids > 0)
-
-
-def held_chars(texts: list[str], holds: Callable[[int], np.ndarray]) -> torch.Tensor:
-    """Texts as 0-padded rows (B, L) of character ids (the CTC alphabet), each id repeated for as many frames as
-    `holds(n)` gives for a text of n characters: spoken, a character lasts about 3 of the student's 20 ms frames."""
-    rows = [torch.tensor(text_to_labels(t) or [1]) for t in texts]
-    return nn.utils.rnn.pad_sequence([r.repeat_interleave(torch.as_tensor(holds(len(r)))) for r in rows],
-                                     batch_first=True)
-
-
-def lesson_chars(texts: list[str], rng: np.random.Generator) -> torch.Tensor:
-    """A reading lesson's `held_chars`: each character held for 2 to 5 frames, about as long as it is spoken."""
-    return held_chars(texts, lambda n: rng.integers(2, 6, n))
-
-
 def lesson_batches(texts: list[str], size: int, rng: random.Random, skip: int = 0) -> Iterator[list[int]]:
     """The reading lessons' batches, one a step without end, from the `skip`-th on: texts of similar length (as
     `batches`, by characters), in random order, a new plan whenever one is used up."""
     lengths = np.array([len(t) for t in texts])
     plans = (batches(list(range(len(texts))), lengths, size, rng, jitter=16) for _ in itertools.count())
     return itertools.islice((batch for plan in plans for batch in reversed(plan)), skip, None)
-
-
-def read_loss(reading: Reading | None, encoder: StreamingEncoder, texts: list[str], targets: torch.Tensor,
-              rng: np.random.Generator, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cosine and InfoNCE of one reading lesson, as for speech: characters through the upper blocks (`reading`),
-    or for a bag head (`reading` None) the texts' wordpieces through its table."""
-    if reading is None:
-        emb = encoder.head.read(padded(encode(encoder.head, texts)).to(targets.device))
-    else:
-        emb = reading(encoder, lesson_chars(texts, rng))
-    return teacher_loss(emb, targets, torch.arange(len(texts), device=emb.device), temperature)
 
 
 @functools.cache
@@ -265,60 +159,6 @@ def set_norm(encoder: StreamingEncoder, data: SpeechSet, n: int = 200) -> None:
     mel = torch.cat(mels)
     fe.mean.copy_(mel.mean(0))
     fe.std.copy_(mel.std(0).clamp(min=1e-3))
-
-
-def distill_loss(
-    encoder: StreamingEncoder,
-    wav: torch.Tensor,
-    lengths: torch.Tensor,
-    targets: torch.Tensor,
-    text_ids: torch.Tensor,
-    labels: list[list[int]],
-    cfg: TrainConfig,
-    docs: DocTargets | None = None,
-    doc_rows: torch.Tensor | None = None,
-    pieces: list[list[int]] | None = None,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    """The three-part loss on one batch, plus the retrieval term when `docs` is given (`doc_rows`: each
-    utterance's row of its relevance, -1 for none) and the wordpiece CTC of a bag head (`pieces`: each utterance's
-    piece ids); returns it and its parts for logging."""
-    x, mask = encoder.frames(wav, lengths, spec_augment=encoder.training and cfg.spec_augment)
-    logits = encoder.head.logits(x) if pieces is not None else None  # the bag's pooling and piece CTC share them
-    emb = encoder.pooled(x, mask, logits)
-    cos, nce = teacher_loss(emb, targets, text_ids, cfg.temperature)
-    in_lens = mask.sum(1)
-    ctc = ctc_loss(encoder.ctc(x).log_softmax(-1), in_lens, labels)
-    loss = (1 - cos).mean() + cfg.contrastive_weight * nce + cfg.ctc_weight * ctc
-    parts = {"cos": cos.mean().item(), "nce": nce.item(), "ctc": ctc.item()}
-    if pieces is not None:
-        stride = encoder.cfg.bag_stride
-        piece = ctc_loss(logits.log_softmax(-1), torch.div(in_lens + stride - 1, stride, rounding_mode="floor"), pieces)
-        loss = loss + cfg.piece_weight * piece
-        parts["pieces"] = piece.item()
-    if docs is not None and doc_rows is not None:
-        retrieval = doc_loss(emb, doc_rows, docs, cfg.temperature)
-        loss = loss + cfg.doc_weight * retrieval
-        parts["doc"] = retrieval.item()
-    return loss, parts
-
-
-def ctc_loss(logp: torch.Tensor, in_lens: torch.Tensor, labels: list[list[int]]) -> torch.Tensor:
-    """CTC of frame log-probs (B, L, classes) against each row's label ids (blank 0); rows it cannot align add 0."""
-    flat = torch.tensor([c for seq in labels for c in seq], dtype=torch.long)
-    return F.ctc_loss(logp.transpose(0, 1).float(), flat, in_lens, torch.tensor([len(s) for s in labels]),
-                      zero_infinity=True)
-
-
-def teacher_loss(
-    emb: torch.Tensor, targets: torch.Tensor, text_ids: torch.Tensor, temperature: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cosine of each embedding to its teacher vector (B,), and InfoNCE against the batch's other texts' vectors
-    (a row spoken twice in a batch is not its own negative)."""
-    cos = (emb * targets).sum(-1)
-    logits = emb @ targets.T / temperature
-    same_text = text_ids[:, None] == text_ids[None, :]
-    logits = logits.masked_fill(same_text & ~torch.eye(len(emb), dtype=torch.bool, device=emb.device), -1e4)
-    return cos, F.cross_entropy(logits, torch.arange(len(emb), device=emb.device))
 
 
 def split_by_text(data: SpeechSet, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -505,20 +345,6 @@ def train(
                     dev_cos=dev_cos, **lessons_kept)  # the lessons' characters, to score how well it reads
     resume.unlink(missing_ok=True)
     return encoder
-
-
-def reading_texts(path: str | Path, dev: set[str]) -> tuple[list[str], torch.Tensor]:
-    """The texts and teacher vectors of a `synth --targets-out` file for reading lessons, without the speech dev
-    texts (so the dev cosine stays unseen) and without texts that have no letters to read."""
-    from s2r_edge.texts import normalise
-
-    texts, targets = load_targets(Path(path))
-    dev = {normalise(t) for t in dev}
-    keep = [i for i, t in enumerate(texts) if text_to_labels(t) and normalise(t) not in dev]
-    if not keep:
-        raise S2RError(f"{path}: no texts to read (none with letters outside the speech dev split): give a "
-                       f"`s2r-edge synth --targets-out` file of training texts")
-    return [texts[i] for i in keep], torch.from_numpy(targets[keep].astype(np.float32))
 
 
 @torch.no_grad()

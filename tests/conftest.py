@@ -1,7 +1,9 @@
-"""Shared fixtures: real TTS speech, the shipped model and checkpoint, and a real index of the demo corpus."""
+"""Shared fixtures: real TTS speech, the shipped model and checkpoint, a real index of the demo corpus, and a toy
+corpus of three docs for the retrieval term."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -56,3 +58,21 @@ def eager() -> StreamingEncoder:
 @pytest.fixture(scope="session")
 def pte() -> PteEncoder:
     return PteEncoder(DEFAULT_MODEL)
+
+
+TOY_DOCS = [{"id": "torch", "text": "Flashlight. Turn the camera light on or off.", "title": "Flashlight"},
+            {"id": "calls", "text": "Calls. Ring a contact, use the speaker, hold or mute."},
+            {"id": "lists", "text": "Shopping list. Add, tick off and share the things to buy.", "title": "Shopping List"}]
+TOY_QUERIES = [{"text": "Turn on the torch", "relevant": ["torch"]},
+               {"text": "call mum on speaker", "relevant": ["calls", "torch"]}]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture
+def toy_corpus(tmp_path) -> tuple[Path, Path]:
+    """Three docs (two with titles) and two labelled queries, one relevant to two docs: (docs.jsonl, queries.jsonl)."""
+    return write_jsonl(tmp_path / "docs.jsonl", TOY_DOCS), write_jsonl(tmp_path / "q.jsonl", TOY_QUERIES)

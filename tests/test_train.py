@@ -2,7 +2,6 @@
 left off, exactly; a run from an earlier student fine-tunes it; the retrieval term pulls spoken known queries to their
 docs; reading lessons teach the upper blocks from texts without audio."""
 
-import json
 import signal
 import subprocess
 import sys
@@ -14,10 +13,11 @@ import pytest
 import torch
 
 from s2r_edge.errors import S2RError
-from s2r_edge.model import ModelConfig, StreamingEncoder, load_checkpoint
+from s2r_edge.model import ModelConfig, load_checkpoint
 from s2r_edge.synth import SynthConfig, synthesize, write_targets
 from s2r_edge.teacher import embed_texts
-from s2r_edge.train import DocTargets, Reading, TrainConfig, doc_loss, read_loss, train
+from s2r_edge.losses import DocTargets
+from s2r_edge.train import TrainConfig, train
 
 TEXTS = ["turn on the torch", "call mum on speaker", "how long do i boil an egg", "open my shopping list",
          "what is the weather like tomorrow", "play something relaxing"]
@@ -99,44 +99,10 @@ def test_fine_tuning_starts_from_the_given_student_and_a_garbage_one_is_refused(
     assert not (tmp_path / "again.pt").exists()
 
 
-DOCS = [{"id": "torch", "text": "Flashlight. Turn the camera light on or off.", "title": "Flashlight"},
-        {"id": "calls", "text": "Calls. Ring a contact, use the speaker, hold or mute."},
-        {"id": "lists", "text": "Shopping list. Add, tick off and share the things to buy.", "title": "Shopping List"}]
-QUERIES = [{"text": "Turn on the torch", "relevant": ["torch"]},
-           {"text": "call mum on speaker", "relevant": ["calls", "torch"]}]
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def test_doc_targets_share_each_query_among_its_docs_and_refuse_an_unknown_doc(tmp_path):
-    docs = DocTargets.load(write_jsonl(tmp_path / "docs.jsonl", DOCS), write_jsonl(tmp_path / "q.jsonl", QUERIES))
-    assert docs.vectors.shape == (3, 384) and torch.allclose(docs.vectors.norm(dim=1), torch.ones(3), atol=1e-4)
-    rows = docs.text_rows(["turn on the torch!", "Call mum on speaker", "shopping list", "play something relaxing"])
-    assert rows[3] == -1  # not a known query
-    assert docs.relevance[rows[0]].tolist() == [1, 0, 0]  # matched after normalising case and punctuation
-    assert docs.relevance[rows[1]].tolist() == [0.5, 0.5, 0]  # two relevant docs share it
-    assert docs.relevance[rows[2]].tolist() == [0, 0, 1]  # a doc's title is a query of that doc
-
-    bad = write_jsonl(tmp_path / "bad.jsonl", [{"text": "open the calendar", "relevant": ["calendar"]}])
-    with pytest.raises(S2RError, match="bad.jsonl:1: relevant doc 'calendar' is not in .*docs.jsonl"):
-        DocTargets.load(tmp_path / "docs.jsonl", bad)
-
-
-def test_doc_loss_is_lowest_at_the_relevant_doc_and_ignores_unknown_queries(tmp_path):
-    docs = DocTargets.load(write_jsonl(tmp_path / "docs.jsonl", DOCS), write_jsonl(tmp_path / "q.jsonl", QUERIES))
-    torch_row = docs.text_rows(["turn on the torch"])
-    at_doc, elsewhere = docs.vectors[[0]], docs.vectors[[2]]
-    assert doc_loss(at_doc, torch_row, docs, 0.05) < doc_loss(elsewhere, torch_row, docs, 0.05)
-    assert doc_loss(at_doc, torch.tensor([-1]), docs, 0.05) == 0
-
-
-def test_a_run_with_the_retrieval_term_needs_spoken_known_queries(tmp_path, capsys):
+def test_a_run_with_the_retrieval_term_needs_spoken_known_queries(tmp_path, capsys, toy_corpus):
     data = synthesize(TEXTS, SynthConfig(voices=("espeak:en-us",)), embed_texts(TEXTS), progress=False)
     data.save(tmp_path / "d.npz")
-    docs = DocTargets.load(write_jsonl(tmp_path / "docs.jsonl", DOCS), write_jsonl(tmp_path / "q.jsonl", QUERIES))
+    docs = DocTargets.load(*toy_corpus)
     cfg = TrainConfig(epochs=1, batch_size=3, dev_fraction=0.2, device="cpu", doc_weight=1.0)
     small = ModelConfig(dim=32, dilations=(1, 2))
     with pytest.raises(S2RError, match="needs the corpus's docs"):
@@ -153,19 +119,6 @@ def test_a_run_with_the_retrieval_term_needs_spoken_known_queries(tmp_path, caps
 
 READ = ["where is the nearest chemist", "remind me to water the plants", "what time does the match start",
         "read my last message", "book a table for two tonight", "how far is the airport"]
-
-
-def test_a_reading_lesson_teaches_only_the_blocks_from_its_layer_up():
-    encoder = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2, 4)))
-    reading = Reading(32, layer=1)
-    cos, nce = read_loss(reading, encoder, READ[:3], torch.from_numpy(embed_texts(READ[:3])),
-                         np.random.default_rng(0), 0.05)
-    assert cos.shape == (3,) and torch.isfinite(nce)
-    ((1 - cos).mean() + nce).backward()
-    taught = {name for name, p in [*encoder.named_parameters(), *reading.named_parameters()]
-              if p.grad is not None and p.grad.abs().sum() > 0}
-    assert {"chars.weight", "blocks.1.ff.1.weight", "blocks.2.conv_weight", "head.score.weight", "head.proj.weight"} <= taught
-    assert not {n for n in taught if n.startswith(("frontend", "inp", "blocks.0", "ctc"))}  # the ear is not read to
 
 
 def test_a_run_with_reading_lessons_trains_resumes_and_refuses_bad_settings(tmp_path, capsys):

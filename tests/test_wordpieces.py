@@ -1,7 +1,6 @@
 """The bag head's vocabulary, drawn from the real teacher's wordpieces: texts as piece ids, and a new head that reads
 like the teacher's pieces averaged before any training."""
 
-import numpy as np
 import pytest
 import torch
 
