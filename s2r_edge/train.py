@@ -174,6 +174,33 @@ def dev_texts(n_texts: int, fraction: float, seed: int) -> set[int]:
     return set(random.Random(seed).sample(range(n_texts), max(1, int(n_texts * fraction))))
 
 
+def new_student(model_cfg: ModelConfig, data: SpeechSet, seen: list[str], init: str | Path | None = None
+                ) -> tuple[StreamingEncoder, dict]:
+    """The student a run starts from, and what it carries over (its reading lessons' characters, as "reading"):
+    `init`'s weights to fine-tune (of `model_cfg` only a bag head is then used), else a new student whose front end
+    is normalised on `data`. With `model_cfg.vocab`, a new bag head on the body, its wordpieces the most frequent in
+    the `seen` texts; a bag of another size on `init` is refused."""
+    if init is not None:  # its weights, and the characters of its reading lessons if it had some; no optimizer
+        encoder, init_ckpt = load_checkpoint(Path(init))
+        ckpt = {"reading": init_ckpt["reading"]} if "reading" in init_ckpt else {}
+        if model_cfg.mean_norm and model_cfg.mean_norm != encoder.cfg.mean_norm:
+            raise S2RError(f"{init} was trained with mean_norm {encoder.cfg.mean_norm:g}, and a fine-tune keeps its "
+                           f"front end: leave out the running mean norm's prior, or start from scratch")
+    else:
+        encoder, ckpt = StreamingEncoder(replace(model_cfg, vocab=0)), {}  # a bag head, if asked for, comes below
+        set_norm(encoder, data)
+    if model_cfg.vocab and encoder.cfg.vocab and model_cfg.vocab != encoder.cfg.vocab:
+        raise S2RError(f"{init} already pools through a bag of {encoder.cfg.vocab} wordpieces: leave out the "
+                       f"vocabulary size to go on with it, or start from an attention-pooled student")
+    if model_cfg.vocab and not encoder.cfg.vocab:  # a new bag head on the body
+        body = {k: v for k, v in encoder.state_dict().items() if not k.startswith("head.")}
+        encoder = StreamingEncoder(replace(encoder.cfg, vocab=model_cfg.vocab, bag_dim=model_cfg.bag_dim))
+        encoder.load_state_dict(body, strict=False)
+        ckpt = {}
+        start_head(encoder.head, seen)
+    return encoder, ckpt
+
+
 def train(
     data_path: str | Path | list[str | Path],
     out: str | Path,
@@ -185,11 +212,10 @@ def train(
     read_texts: str | Path | None = None,
 ) -> StreamingEncoder | None:
     """Train (or resume) a student on the dataset at `data_path` (or on several, as one) and write it to `out`:
-    from the student at `init` if given (fine-tuning; of `model_cfg` only a bag head is then used, which replaces
-    an attention-pooled init's head), else from scratch. A new bag head takes the wordpieces most frequent in the
-    training texts (the reading lessons' too). With `docs`
-    and `cfg.doc_weight` > 0 the utterances of its known queries also learn the retrieval term. With `read_texts`
-    (a `synth --targets-out` file) every step also gives a reading lesson of `cfg.read_batch` of its texts.
+    from the student at `init` if given, else from scratch (`new_student`; a new bag head takes the wordpieces most
+    frequent in the training texts, the reading lessons' too). With `docs` and `cfg.doc_weight` > 0 the utterances
+    of its known queries also learn the retrieval term. With `read_texts` (a `synth --targets-out` file) every step
+    also gives a reading lesson of `cfg.read_batch` of its texts.
 
     The resume checkpoint (`out` with suffix .resume.pt) is written after every epoch and every
     `cfg.checkpoint_minutes` within one. With `time_budget_s`, stop after the step in which the budget runs out and
@@ -225,25 +251,8 @@ def train(
         start_epoch, start_step, dev_cos = ckpt["epoch"] + 1, ckpt.get("step", 0), ckpt.get("dev_cos")
         print(f"resuming from {resume} at epoch {start_epoch + 1}, step {start_step}", flush=True)
     else:
-        if init is not None:  # its weights, and the characters of its reading lessons if it had some; no optimizer
-            encoder, init_ckpt = load_checkpoint(Path(init))
-            ckpt = {"reading": init_ckpt["reading"]} if "reading" in init_ckpt else {}
-            if model_cfg.mean_norm and model_cfg.mean_norm != encoder.cfg.mean_norm:
-                raise S2RError(f"{init} was trained with mean_norm {encoder.cfg.mean_norm:g}, and a fine-tune keeps its "
-                               f"front end: leave out the running mean norm's prior, or start from scratch")
-        else:
-            encoder, ckpt = StreamingEncoder(replace(model_cfg, vocab=0)), {}  # a bag head, if asked for, comes below
-            set_norm(encoder, data)
-        if model_cfg.vocab and encoder.cfg.vocab and model_cfg.vocab != encoder.cfg.vocab:
-            raise S2RError(f"{init} already pools through a bag of {encoder.cfg.vocab} wordpieces: leave out the "
-                           f"vocabulary size to go on with it, or start from an attention-pooled student")
-        if model_cfg.vocab and not encoder.cfg.vocab:  # a new bag head on the body
-            body = {k: v for k, v in encoder.state_dict().items() if not k.startswith("head.")}
-            encoder = StreamingEncoder(replace(encoder.cfg, vocab=model_cfg.vocab, bag_dim=model_cfg.bag_dim))
-            encoder.load_state_dict(body, strict=False)
-            ckpt = {}
-            seen = [str(data.texts[t]) for t in np.unique(data.text_ids[train_idx])] + (lessons[0] if lessons else [])
-            start_head(encoder.head, seen)
+        seen = [str(data.texts[t]) for t in np.unique(data.text_ids[train_idx])] + (lessons[0] if lessons else [])
+        encoder, ckpt = new_student(model_cfg, data, seen, init)
     if lessons is not None and not encoder.cfg.vocab and not 0 <= cfg.read_layer < len(encoder.blocks):
         raise S2RError(f"reading lessons enter at block {cfg.read_layer}, but the student has blocks 0 to "
                        f"{len(encoder.blocks) - 1}: give a block of those")
