@@ -197,6 +197,7 @@ def train_reader(run: Run | BagRun, texts: list[str], targets: np.ndarray, train
     steps = epochs * math.ceil(len(idx) / batch_size)
     sched = one_cycle(opt, cfg.lr, steps)
     target = torch.from_numpy(targets.astype(np.float32))
+    bank = (target[train_idx], torch.tensor(train_idx)) if cfg.bank else None  # every training text a negative
     rows = docs.text_rows(np.array(texts)) if docs is not None and cfg.doc_weight > 0 else None
     dev_set = [texts[i] for i in dev_idx]
     dev_cos, seconds = [float((embed(reader, dev_set) * targets[dev_idx]).sum(-1).mean())], []
@@ -208,7 +209,7 @@ def train_reader(run: Run | BagRun, texts: list[str], targets: np.ndarray, train
         rng.shuffle(plan)
         for batch in tqdm(plan, desc=f"{run} epoch {epoch + 1}/{epochs}", mininterval=10):
             emb = reader(reader.inputs([texts[i] for i in batch]))
-            cos, nce = teacher_loss(emb, target[batch], torch.tensor(batch), cfg.temperature)
+            cos, nce = teacher_loss(emb, target[batch], torch.tensor(batch), cfg.temperature, bank)
             loss = (1 - cos).mean() + cfg.contrastive_weight * nce
             if rows is not None:
                 loss = loss + cfg.doc_weight * doc_loss(emb, rows[batch], docs, cfg.temperature)
@@ -259,13 +260,15 @@ def main() -> None:
                         "(another name keeps a comparison beside the main table)")
     parser.add_argument("--doc-weight", type=float, default=0.0, help="weight of `train`'s retrieval term (the "
                         "bundled training queries and titles pulled to their demo docs; default 0: off)")
+    parser.add_argument("--bank", action="store_true", help="InfoNCE also against every training text's teacher "
+                        "vector, not only the batch's")
     parser.add_argument("--no-write", action="store_true", help="print the JSON, leave RESULTS.md alone")
     args = parser.parse_args()
     try:
         texts, targets = load_targets(args.texts)
     except S2RError as exc:
         parser.error(str(exc))
-    cfg = TrainConfig(lr=3e-3, doc_weight=args.doc_weight)
+    cfg = TrainConfig(lr=3e-3, doc_weight=args.doc_weight, bank=args.bank)
     docs = DocTargets.load() if args.doc_weight > 0 else None
     dev = dev_texts(len(texts), cfg.dev_fraction, cfg.seed)
     train_idx, dev_idx = [i for i in range(len(texts)) if i not in dev], sorted(dev)

@@ -281,6 +281,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                        f"lessons), got {args.read_weight:g} and {args.read_batch}")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device, seed=args.seed,
                       workers=args.workers, spec_augment=not args.no_spec_augment, doc_weight=args.doc_weight,
+                      bank=args.bank,
                       read_weight=args.read_weight, read_layer=args.read_layer, read_batch=args.read_batch,
                       piece_weight=args.piece_weight, checkpoint_minutes=args.checkpoint_minutes,
                       **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight}))
@@ -448,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-spec-augment", action="store_true", help="do not mask mel bands and time spans in training")
     t.add_argument("--doc-weight", type=float, default=0.0,
                    help="weight of the retrieval term: spoken known queries pulled to their docs (default 0: off)")
+    t.add_argument("--bank", action="store_true",
+                   help="contrast each utterance (and reading lesson) with every training text's teacher vector, not "
+                   "only the batch's: the near texts a big index confuses count (RESULTS \"A bank of negatives\")")
     t.add_argument("--docs", type=Path, help="the corpus of the retrieval term (default: the demo docs)")
     t.add_argument("--doc-queries", type=Path,
                    help="its labelled training queries (default: the bundled train split); docs' titles count too")

@@ -23,15 +23,33 @@ if TYPE_CHECKING:
 
 
 def teacher_loss(
-    emb: torch.Tensor, targets: torch.Tensor, text_ids: torch.Tensor, temperature: float
+    emb: torch.Tensor, targets: torch.Tensor, text_ids: torch.Tensor, temperature: float,
+    bank: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cosine of each embedding to its teacher vector (B,), and InfoNCE against the batch's other texts' vectors
-    (a row spoken twice in a batch is not its own negative)."""
+    (a row spoken twice in a batch is not its own negative) and, given a `bank` (vectors (N, D), their text ids (N,)),
+    against those texts too: many more negatives, so the nearest texts, the ones a big index confuses, count."""
     cos = (emb * targets).sum(-1)
     logits = emb @ targets.T / temperature
     same_text = text_ids[:, None] == text_ids[None, :]
     logits = logits.masked_fill(same_text & ~torch.eye(len(emb), dtype=torch.bool, device=emb.device), -1e4)
+    if bank is not None:
+        vectors, ids = bank
+        far = (emb @ vectors.T / temperature).masked_fill(text_ids[:, None] == ids[None, :], -1e4)
+        logits = torch.cat([logits, far], 1)
     return cos, F.cross_entropy(logits, torch.arange(len(emb), device=emb.device))
+
+
+def text_bank(texts: list[str], vectors: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """A bank of negatives for `teacher_loss`: the teacher vectors of `texts` (rows of `vectors`), one row per
+    distinct normalised text, and each text's row in it (texts that normalise alike share one, so no spelling of a
+    text is its own negative)."""
+    from s2r_edge.texts import normalise
+
+    rows: dict[str, int] = {}
+    row_of = np.array([rows.setdefault(normalise(t), len(rows)) for t in texts], dtype=np.int64)
+    first = np.unique(row_of, return_index=True)[1]
+    return torch.from_numpy(np.asarray(vectors, dtype=np.float32)[first]), torch.from_numpy(row_of)
 
 
 def ctc_loss(logp: torch.Tensor, in_lens: torch.Tensor, labels: list[list[int]]) -> torch.Tensor:
@@ -52,14 +70,16 @@ def distill_loss(
     docs: DocTargets | None = None,
     doc_rows: torch.Tensor | None = None,
     pieces: list[list[int]] | None = None,
+    bank: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The three-part loss on one batch, plus the retrieval term when `docs` is given (`doc_rows`: each
     utterance's row of its relevance, -1 for none) and the wordpiece CTC of a bag head (`pieces`: each utterance's
-    piece ids); returns it and its parts for logging."""
+    piece ids); the InfoNCE also against a `bank` of texts if given (`teacher_loss`; `text_ids` then name its rows).
+    Returns the loss and its parts for logging."""
     x, mask = encoder.frames(wav, lengths, spec_augment=encoder.training and cfg.spec_augment)
     logits = encoder.head.logits(x) if pieces is not None else None  # the bag's pooling and piece CTC share them
     emb = encoder.pooled(x, mask, logits)
-    cos, nce = teacher_loss(emb, targets, text_ids, cfg.temperature)
+    cos, nce = teacher_loss(emb, targets, text_ids, cfg.temperature, bank)
     in_lens = mask.sum(1)
     ctc = ctc_loss(encoder.ctc(x).log_softmax(-1), in_lens, labels)
     loss = (1 - cos).mean() + cfg.contrastive_weight * nce + cfg.ctc_weight * ctc

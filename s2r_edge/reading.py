@@ -53,14 +53,17 @@ def lesson_chars(texts: list[str], rng: np.random.Generator) -> torch.Tensor:
 
 
 def read_loss(reading: Reading | None, encoder: StreamingEncoder, texts: list[str], targets: torch.Tensor,
-              rng: np.random.Generator, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
+              rng: np.random.Generator, temperature: float, ids: torch.Tensor | None = None,
+              bank: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Cosine and InfoNCE of one reading lesson, as for speech: characters through the upper blocks (`reading`),
-    or for a bag head (`reading` None) the texts' wordpieces through its table."""
+    or for a bag head (`reading` None) the texts' wordpieces through its table; with a `bank`, `ids` are the texts'
+    rows in it (`teacher_loss`)."""
     if reading is None:
         emb = encoder.head.read(padded(encode(encoder.head, texts)).to(targets.device))
     else:
         emb = reading(encoder, lesson_chars(texts, rng))
-    return teacher_loss(emb, targets, torch.arange(len(texts), device=emb.device), temperature)
+    ids = torch.arange(len(texts), device=emb.device) if ids is None else ids
+    return teacher_loss(emb, targets, ids, temperature, bank)
 
 
 def reading_texts(path: str | Path, dev: set[str]) -> tuple[list[str], torch.Tensor]:

@@ -26,7 +26,7 @@ import torch
 from tqdm import tqdm
 
 from s2r_edge.errors import S2RError
-from s2r_edge.losses import DocTargets, distill_loss
+from s2r_edge.losses import DocTargets, distill_loss, text_bank
 from s2r_edge.model import ModelConfig, StreamingEncoder, load_checkpoint, n_params, save_checkpoint, text_to_labels
 from s2r_edge.noise import NOISE_KINDS, Condition, band_limit, reverberate
 from s2r_edge.reading import Reading, read_loss, reading_texts
@@ -44,6 +44,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     temperature: float = 0.05  # InfoNCE softmax temperature
     contrastive_weight: float = 1.0
+    bank: bool = False  # InfoNCE also against every training text's teacher vector, not only the batch's
     doc_weight: float = 0.0  # weight of the retrieval term against the corpus's docs (0: off; needs `DocTargets`)
     ctc_weight: float = 0.5
     read_weight: float = 1.0  # weight of the reading lessons, when texts for them are given
@@ -292,6 +293,17 @@ def train(
     targets = torch.from_numpy(data.targets.astype(np.float32))
     labels = [text_to_labels(str(t)) for t in data.texts]
     multiple = encoder.cfg.hop * encoder.cfg.stack
+    bank, speech_ids, lesson_ids = None, torch.arange(len(data.texts)), None
+    if cfg.bank:  # every training text a negative, the speech's and the lessons'; the dev texts are in neither
+        spoken = np.unique(data.text_ids[train_idx])
+        read = lessons[0] if lessons is not None else []
+        vectors, rows = text_bank(read + [str(data.texts[t]) for t in spoken],
+                                  torch.cat([*([lessons[1]] if lessons is not None else []), targets[spoken]]).numpy())
+        lesson_ids = rows[: len(read)]
+        speech_ids = torch.full((len(data.texts),), -1, dtype=torch.long)
+        speech_ids[spoken] = rows[len(read) :]
+        bank = (vectors.to(device), torch.arange(len(vectors), device=device))
+        print(f"negative bank: the teacher vectors of {len(vectors)} training texts", flush=True)
 
     def save_resume(done_epoch: int, step: int) -> None:
         """The resume checkpoint after `step` batches of the epoch after `done_epoch` (-1: none done yet)."""
@@ -316,9 +328,9 @@ def train(
             if lessons is not None else None
         for step, (wav, lens, tids) in enumerate(bar, start=first):
             loss, parts = distill_loss(
-                encoder, wav.to(device), lens.to(device), targets[tids].to(device), tids.to(device),
+                encoder, wav.to(device), lens.to(device), targets[tids].to(device), speech_ids[tids].to(device),
                 [labels[t] for t in tids.tolist()], cfg, docs, None if doc_rows is None else doc_rows[tids].to(device),
-                None if pieces is None else [pieces[t] for t in tids.tolist()],
+                None if pieces is None else [pieces[t] for t in tids.tolist()], bank,
             )
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -326,7 +338,7 @@ def train(
                 batch = next(lesson_plan)
                 cos, nce = read_loss(reading, encoder, [lessons[0][i] for i in batch],
                                      lessons[1][batch].to(device), np.random.default_rng((cfg.seed, epoch, step)),
-                                     cfg.temperature)
+                                     cfg.temperature, None if lesson_ids is None else lesson_ids[batch].to(device), bank)
                 read = (1 - cos).mean() + cfg.contrastive_weight * nce
                 (cfg.read_weight * read).backward()
                 parts["read"] = read.item()

@@ -177,6 +177,8 @@ def test_a_bag_head_on_an_init_body_or_from_scratch_learns_its_pieces_from_speec
     with pytest.raises(S2RError, match="hold 2[0-9] distinct wordpieces, fewer than the 5000 asked for"):
         train(tmp_path / "d.npz", tmp_path / "other.pt", cfg, replace(bag, vocab=5000), init=tmp_path / "start.pt")
     assert not (tmp_path / "other.pt").exists()
-    scratch = train(tmp_path / "d.npz", tmp_path / "scratch.pt", cfg, replace(bag, dim=32, dilations=(1, 2)),
+    scratch = train(tmp_path / "d.npz", tmp_path / "scratch.pt", replace(cfg, bank=True), replace(bag, dim=32, dilations=(1, 2)),
                     read_texts=tmp_path / "read.npz")  # from scratch: the same vocabulary as on the init body
     assert scratch is not None and sorted(scratch.head.token_ids.tolist()) == sorted(tuned.head.token_ids.tolist())
+    # the bank: the 11 lesson texts, which hold the 5 spoken training texts; the dev text in neither
+    assert "negative bank: the teacher vectors of 11 training texts" in capsys.readouterr().out
