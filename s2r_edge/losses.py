@@ -2,7 +2,8 @@
 the other texts in the batch + an auxiliary character CTC head on the encoder frames (DESIGN.md: without it the student
 memorises texts instead of learning to hear) + for a bag head a CTC over the teacher's wordpieces + optionally a
 retrieval term: an utterance of a known query of a corpus (or of a doc's title) is pulled to its relevant docs'
-teacher vectors against all the corpus's other docs, the hard negatives (`DocTargets`).
+teacher vectors against all the corpus's other docs, the hard negatives (`DocTargets`). The InfoNCE may also take a
+bank of every training text's teacher vector as negatives (`text_bank`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def teacher_loss(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cosine of each embedding to its teacher vector (B,), and InfoNCE against the batch's other texts' vectors
     (a row spoken twice in a batch is not its own negative) and, given a `bank` (vectors (N, D), their text ids (N,)),
-    against those texts too: many more negatives, so the nearest texts, the ones a big index confuses, count."""
+    against those texts too: many more negatives, so the nearest texts, the ones a big index confuses, count. The
+    batch's other texts, when the bank holds them too, are negatives twice."""
     cos = (emb * targets).sum(-1)
     logits = emb @ targets.T / temperature
     same_text = text_ids[:, None] == text_ids[None, :]

@@ -230,6 +230,8 @@ def train(
                           ("cpu" if cfg.device == "auto" else cfg.device))
     torch.manual_seed(cfg.seed)
     train_idx, dev_idx = split_by_text(data, cfg.dev_fraction, cfg.seed)
+    spoken = np.unique(data.text_ids[train_idx])  # the training texts' ids, each once
+    spoken_texts = [str(data.texts[t]) for t in spoken]
     if not train_idx:
         raise S2RError(f"{', '.join(map(str, paths))}: no training utterances")
     lengths = np.diff(data.offsets)
@@ -252,8 +254,7 @@ def train(
         start_epoch, start_step, dev_cos = ckpt["epoch"] + 1, ckpt.get("step", 0), ckpt.get("dev_cos")
         print(f"resuming from {resume} at epoch {start_epoch + 1}, step {start_step}", flush=True)
     else:
-        seen = [str(data.texts[t]) for t in np.unique(data.text_ids[train_idx])] + (lessons[0] if lessons else [])
-        encoder, ckpt = new_student(model_cfg, data, seen, init)
+        encoder, ckpt = new_student(model_cfg, data, spoken_texts + (lessons[0] if lessons else []), init)
     if lessons is not None and not encoder.cfg.vocab and not 0 <= cfg.read_layer < len(encoder.blocks):
         raise S2RError(f"reading lessons enter at block {cfg.read_layer}, but the student has blocks 0 to "
                        f"{len(encoder.blocks) - 1}: give a block of those")
@@ -295,9 +296,8 @@ def train(
     multiple = encoder.cfg.hop * encoder.cfg.stack
     bank, speech_ids, lesson_ids = None, torch.arange(len(data.texts)), None
     if cfg.bank:  # every training text a negative, the speech's and the lessons'; the dev texts are in neither
-        spoken = np.unique(data.text_ids[train_idx])
         read = lessons[0] if lessons is not None else []
-        vectors, rows = text_bank(read + [str(data.texts[t]) for t in spoken],
+        vectors, rows = text_bank(read + spoken_texts,
                                   torch.cat([*([lessons[1]] if lessons is not None else []), targets[spoken]]).numpy())
         lesson_ids = rows[: len(read)]
         speech_ids = torch.full((len(data.texts),), -1, dtype=torch.long)

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from s2r_edge.errors import S2RError
+from s2r_edge.losses import DocTargets
 from s2r_edge.model import ModelConfig, load_checkpoint
 from s2r_edge.synth import SynthConfig, synthesize, write_targets
 from s2r_edge.teacher import embed_texts
-from s2r_edge.losses import DocTargets
 from s2r_edge.train import TrainConfig, train
 
 TEXTS = ["turn on the torch", "call mum on speaker", "how long do i boil an egg", "open my shopping list",
