@@ -217,32 +217,32 @@ class WordBag(nn.Module):
         with torch.no_grad():
             self.bias[0] = math.log(cfg.vocab)  # start out hearing mostly blanks, as a trained CTC head does
         self.proj = nn.Linear(cfg.bag_dim, cfg.emb_dim)
-        self.register_buffer("codes", None)  # the table as int8 rows and a scale each, once `to_int8` is called
-        self.register_buffer("scales", None)
-
-    def rows(self) -> torch.Tensor:
-        """The piece table (blank first): trained fp32, or after `to_int8` its int8 codes times each row's scale."""
-        return self.table if self.codes is None else self.codes.float() * self.scales
+        self.scorer: nn.Linear | None = None  # the table's two products as Linear layers, once `as_linears` is called
+        self.gather: nn.Linear | None = None
 
     @torch.no_grad()
-    def to_int8(self) -> None:
-        """Keep the table as int8 codes with one scale per row (symmetric), dequantized where it is used: an exported
-        program then carries a byte per table weight. PT2E's int8 quantizes Linear layers only, and the table serves
-        two products (the classifier and the bag), so it would stay fp32 there. For export copies, not training."""
-        scales = self.table.abs().amax(dim=1, keepdim=True).clamp(min=1e-8) / 127
-        self.codes, self.scales = torch.round(self.table / scales).to(torch.int8), scales
-        self.table = nn.Parameter(self.table.new_zeros(0, self.table.shape[1]), requires_grad=False)
+    def as_linears(self) -> None:
+        """For export copies: the table's two products as Linear layers that XNNPACK runs, `scorer` (pieces' logits;
+        weight: the table) and `gather` (heard pieces -> their vectors' sum; weight: the table without blank,
+        transposed). As matmuls with the table they ran outside it, 36 times slower a step (RESULTS, "`bagk2`")."""
+        vocab, dim = self.table.shape
+        self.scorer, self.gather = nn.Linear(dim, vocab), nn.Linear(vocab - 1, dim, bias=False)
+        self.scorer.weight.copy_(self.table)
+        self.scorer.bias.copy_(self.bias)
+        self.gather.weight.copy_(self.table[1:].T)
+        self.table = nn.Parameter(self.table.new_zeros(0, dim), requires_grad=False)
 
     def state_shapes(self, batch: int) -> list[tuple[int, ...]]:
         return [(batch, self.proj.in_features), (batch, 1)]
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Frames (B, L, D) -> piece logits (B, ceil(L / stride), vocab + 1), blank first (a zero frame pads L).
-        Both uses of the table are plain matmuls: an fp32 XNNPACK program that read it as a Linear weight and as a
-        matmul operand crashed in its first step."""
+        The table itself while training; an export copy's `scorer` (one program reading the table both as a Linear
+        weight and as a matmul operand crashed in its first step, so the two products have a layer each)."""
         b, n, d = x.shape
         x = F.pad(x, (0, 0, 0, -n % self.stride))
-        return self.inp(x.reshape(b, -1, self.stride * d)) @ self.rows().T + self.bias
+        x = self.inp(x.reshape(b, -1, self.stride * d))
+        return x @ self.table.T + self.bias if self.scorer is None else self.scorer(x)
 
     def forward(self, x: torch.Tensor, total: torch.Tensor, count: torch.Tensor,
                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
@@ -256,7 +256,8 @@ class WordBag(nn.Module):
         if mask is not None:
             p = p * mask[:, :: self.stride].unsqueeze(2)
         p = p.sum(dim=1)  # (B, vocab): how much of each piece was heard
-        return total + p @ self.rows()[1:], count + p.sum(dim=1, keepdim=True)
+        heard = p @ self.table[1:] if self.gather is None else self.gather(p)
+        return total + heard, count + p.sum(dim=1, keepdim=True)
 
     def embed(self, total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
         """The query vector from the state: the mean piece vector heard, projected, unit length."""
@@ -266,7 +267,7 @@ class WordBag(nn.Module):
         """Pieces (B, L) (1-based, 0-padded) heard for certain -> unit vectors (B, emb_dim): what the head makes of
         a perfect ear."""
         heard = (pieces > 0).unsqueeze(2).float()
-        return self.embed((self.rows()[pieces] * heard).sum(dim=1), heard.sum(dim=1))
+        return self.embed((self.table[pieces] * heard).sum(dim=1), heard.sum(dim=1))
 
 
 class StreamingEncoder(nn.Module):
