@@ -59,7 +59,8 @@ def _gather_int4(layer: torch.nn.Linear) -> None:
 
 
 def quantize(encoder: StreamingEncoder, static_speech: Sequence[np.ndarray] | None = None) -> torch.nn.Module:
-    """PT2E int8 of `step`: dynamic int8 Linear layers, or static int8 feed-forward layers calibrated on `static_speech`."""
+    """PT2E int8 of `step`: dynamic int8 Linear layers, or static int8 feed-forward layers calibrated on `static_speech`.
+    A bag head's gather layer (`WordBag.as_linears`) goes int4 first, in place: `export_pte` hands over a copy."""
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
         get_symmetric_quantization_config,
