@@ -1,8 +1,8 @@
 """The streaming student: raw 16 kHz PCM -> log-mel (optionally minus its running mean) -> causal conv encoder ->
 pooled, normalised query vector.
 
-Two pooling heads: attention pooling of the encoder frames, or a bag of the teacher's wordpieces
-(`ModelConfig.vocab` > 0, the shipped model): each frame's posterior over the pieces weighs a table of piece vectors.
+Two pooling heads: attention pooling of the encoder frames (the shipped model), or a bag of the teacher's
+wordpieces (`ModelConfig.vocab` > 0): each frame's posterior over the pieces weighs a table of piece vectors.
 
 Everything the device needs is inside the module, so the exported program takes raw float PCM.
 `step(chunk, *state) -> (embedding, *state)` processes one fixed chunk; `forward(wav)` runs a whole
