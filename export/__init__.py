@@ -32,7 +32,8 @@ def state_names(encoder: StreamingEncoder) -> list[str]:
     """Names of the state tensors, in `state_shapes` order (used as ONNX input and output names)."""
     caches = [f"conv_cache_{i}" for i in range(len(encoder.blocks))]
     norm = ["mel_sum", "mel_weight"] if encoder.mean_norm is not None else []
-    pooled = ["bag_sum", "bag_weight"] if encoder.cfg.vocab else ["pool_max", "pool_sum", "pool_acc"]
+    held = ["bag_frames"] if encoder.cfg.vocab and encoder.cfg.bag_phases > 1 else []
+    pooled = ["bag_sum", "bag_weight", *held] if encoder.cfg.vocab else ["pool_max", "pool_sum", "pool_acc"]
     return ["audio_tail", *norm, *caches, *pooled]
 
 

@@ -42,10 +42,11 @@ class StreamResampler:
         self.up, self.down = target // g, rate // g
         half = 10 * max(self.up, self.down)  # filter half-length in up-sampled samples, as resample_poly uses
         self._pad = self.down - half % self.down  # leading zero taps that make the filter delay whole outputs
-        taps = np.ones(1) if self.up == self.down else (
-            firwin(2 * half + 1, 1 / max(self.up, self.down), window=("kaiser", 5.0)) * self.up
+        taps = np.ones(1, np.float32) if self.up == self.down else (  # float32 taps, as resample_poly makes them for
+            # float32 audio: the same arithmetic, so the same samples to the bit
+            firwin(2 * half + 1, 1 / max(self.up, self.down), window=("kaiser", 5.0)).astype(np.float32) * self.up
         )
-        self._h = np.concatenate([np.zeros(self._pad), taps])
+        self._h = np.concatenate([np.zeros(self._pad, np.float32), taps])
         self._skip = (half + self._pad) // self.down  # outputs of the full convolution that precede output 0
         self._buf = np.zeros(0, dtype=np.float32)  # input from absolute index _start (a multiple of `down`) on
         self._start = 0

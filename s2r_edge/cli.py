@@ -274,6 +274,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.vocab < 0 or not 0 < args.bag_dim <= 1024 or not args.piece_weight >= 0:
         raise S2RError(f"--vocab must be 0 (attention pooling) or more, --bag-dim 1 to 1024 and --piece-weight 0 or "
                        f"more; got {args.vocab}, {args.bag_dim} and {args.piece_weight:g}")
+    if args.epochs < 0:
+        raise S2RError(f"--epochs must be 0 (write the student as it starts) or more, got {args.epochs}")
     if not args.checkpoint_minutes >= 0:
         raise S2RError(f"--checkpoint-minutes must be 0 (after every step) or more, got {args.checkpoint_minutes:g}")
     if not (args.read_weight > 0 and args.read_batch > 0):
@@ -289,7 +291,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     budget = None if args.time_budget is None else args.time_budget * 60
     if not args.mean_norm >= 0:
         raise S2RError(f"--mean-norm must be 0 (off) or a positive weight in frames (e.g. 50), got {args.mean_norm:g}")
-    model_cfg = ModelConfig(dim=args.dim, vocab=args.vocab, bag_dim=args.bag_dim, mean_norm=args.mean_norm)
+    model_cfg = ModelConfig(dim=args.dim, vocab=args.vocab, bag_dim=args.bag_dim, bag_phases=args.bag_phases,
+                            mean_norm=args.mean_norm)
     if train(args.data, args.out, cfg, model_cfg, time_budget_s=budget, init=args.init,
              docs=docs, read_texts=args.read_texts) is not None:
         print(f"wrote {args.out}")
@@ -431,7 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dataset from `s2r-edge synth`; repeat it to train on several as one")
     t.add_argument("--out", required=True, type=Path, help="checkpoint to write (.pt)")
     t.add_argument("--init", type=Path, help="fine-tune this student (.pt) instead of starting from scratch")
-    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--epochs", type=int, default=10,
+                   help="passes over the data (default 10; 0: write the --init student as it starts, e.g. its bag "
+                   "cut to --vocab pieces or paired anew)")
     t.add_argument("--batch-size", type=int, default=48)
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--dim", type=int, default=192, help="encoder width")
@@ -442,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pool through a bag of the K most frequent teacher wordpieces of the training texts instead "
                    "of attention pooling (with --init: a new bag head on its body); default 0: attention pooling")
     t.add_argument("--bag-dim", type=int, default=128, help="width of the bag head's piece vectors (default 128)")
+    t.add_argument("--bag-phases", type=int, choices=(1, 2), default=2,
+                   help="pairings of the frames a bag hears, pooled (default 2: its vector barely moves with where the "
+                   "chunks fall; 1: as bags before it); with --init it replaces the student's")
     t.add_argument("--piece-weight", type=float, default=1.0,
                    help="weight of the bag head's wordpiece CTC loss (default 1)")
     t.add_argument("--ctc-weight", type=float, default=None,

@@ -79,7 +79,7 @@ def distill_loss(
     piece ids); the InfoNCE also against a `bank` of texts if given (`teacher_loss`; `text_ids` then name its rows).
     Returns the loss and its parts for logging."""
     x, mask = encoder.frames(wav, lengths, spec_augment=encoder.training and cfg.spec_augment)
-    logits = encoder.head.logits(x) if pieces is not None else None  # the bag's pooling and piece CTC share them
+    logits = encoder.head.phase_logits(x) if pieces is not None else None  # the bag's pooling and piece CTC share them
     emb = encoder.pooled(x, mask, logits)
     cos, nce = teacher_loss(emb, targets, text_ids, cfg.temperature, bank)
     in_lens = mask.sum(1)
@@ -88,7 +88,7 @@ def distill_loss(
     parts = {"cos": cos.mean().item(), "nce": nce.item(), "ctc": ctc.item()}
     if pieces is not None:
         stride = encoder.cfg.bag_stride
-        piece = ctc_loss(logits.log_softmax(-1), torch.div(in_lens + stride - 1, stride, rounding_mode="floor"), pieces)
+        piece = ctc_loss(logits[0].log_softmax(-1), torch.div(in_lens + stride - 1, stride, rounding_mode="floor"), pieces)
         loss = loss + cfg.piece_weight * piece
         parts["pieces"] = piece.item()
     if docs is not None and doc_rows is not None:

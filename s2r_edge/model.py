@@ -46,6 +46,8 @@ class ModelConfig:
     vocab: int = 0  # wordpieces of the bag head (0: attention pooling instead)
     bag_dim: int = 128  # width of the bag head's piece vectors
     bag_stride: int = 2  # encoder frames per wordpiece posterior (2: one every 40 ms)
+    bag_phases: int = 1  # pairings of the frames the bag hears, averaged (2: each offset; its vector then barely
+    # moves with where the chunks fall in the speech, RESULTS "Both pairings"; 1: checkpoints from before)
     mean_norm: float = 0.0  # running mean-spectrum normalisation: its prior's weight in frames (0: off)
     version: str = "0.1.0"
     teacher: str = "all-MiniLM-L6-v2"
@@ -59,6 +61,8 @@ class ModelConfig:
             raise ValueError("chunk_samples must be a multiple of hop * stack")
         if self.vocab and self.chunk_samples % (self.hop * self.stack * self.bag_stride):
             raise ValueError("a chunk's encoder frames must be a multiple of bag_stride")
+        if not 1 <= self.bag_phases <= self.bag_stride:
+            raise ValueError("bag_phases must be 1 to bag_stride")
         if not self.mean_norm >= 0:
             raise ValueError("mean_norm must be 0 (off) or a positive weight in frames")
 
@@ -205,12 +209,17 @@ class WordBag(nn.Module):
     """A bag of the teacher's wordpieces. Every `bag_stride` frames' posterior over `vocab` pieces (a CTC classifier,
     blank first, whose class vectors are the pieces' own vectors) weighs the table of piece vectors; the query vector
     is the projected mean of the pieces heard. A table of word meanings reads far better than conv blocks over characters
-    (RESULTS "A bag of wordpieces"). State: the weighted piece-vector sum and the pieces' total weight."""
+    (RESULTS "A bag of wordpieces"). With `bag_phases` 2 the frames are paired both ways, (0, 1), (2, 3), ... and
+    (-1, 0), (1, 2), ..., and the two bags pooled: one pairing's pieces move with a delay of one frame (20 ms), so the
+    query vector did with where the live chunks fell. State: the weighted piece-vector sum, the pieces' total weight
+    and, pairing both ways, the chunk's last stride - 1 frames, the next chunk's first pairs' left halves."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.register_buffer("token_ids", torch.zeros(cfg.vocab, dtype=torch.long))  # teacher ids of pieces 1..K
         self.stride = cfg.bag_stride
+        self.phases = cfg.bag_phases
+        self.held = (cfg.bag_stride - 1, cfg.dim)  # the frames a later phase takes from the chunk before
         self.inp = nn.Linear(cfg.bag_stride * cfg.dim, cfg.bag_dim)
         self.table = nn.Parameter(torch.randn(cfg.vocab + 1, cfg.bag_dim) / math.sqrt(cfg.bag_dim))  # row 0: blank
         self.bias = nn.Parameter(torch.zeros(cfg.vocab + 1))
@@ -233,7 +242,7 @@ class WordBag(nn.Module):
         self.table = nn.Parameter(self.table.new_zeros(0, dim), requires_grad=False)
 
     def state_shapes(self, batch: int) -> list[tuple[int, ...]]:
-        return [(batch, self.proj.in_features), (batch, 1)]
+        return [(batch, self.proj.in_features), (batch, 1), *([(batch, *self.held)] if self.phases > 1 else [])]
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Frames (B, L, D) -> piece logits (B, ceil(L / stride), vocab + 1), blank first (a zero frame pads L).
@@ -244,23 +253,40 @@ class WordBag(nn.Module):
         x = self.inp(x.reshape(b, -1, self.stride * d))
         return x @ self.table.T + self.bias if self.scorer is None else self.scorer(x)
 
-    def forward(self, x: torch.Tensor, total: torch.Tensor, count: torch.Tensor,
+    def phase_logits(self, x: torch.Tensor, held: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Frames (B, L, D) -> the piece logits of each phase: phase j pairs them j frames later, its first pair
+        taking j of `held` (the chunk before's last frames; zeros at the start), its last j frames left to the next
+        chunk. Phase 0 is `logits`, which the piece CTC learns from."""
+        if held is None:
+            held = x.new_zeros(x.shape[0], *self.held)
+        later = [torch.cat([held[:, held.shape[1] - j :], x], dim=1) for j in range(1, self.phases)]
+        return [self.logits(x), *(self.logits(y[:, : y.shape[1] - y.shape[1] % self.stride]) for y in later)]
+
+    def forward(self, x: torch.Tensor, total: torch.Tensor, count: torch.Tensor, *held: torch.Tensor,
                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """Frames (B, L, D) (`mask` (B, L): the real ones) folded into the state; returns the new state."""
-        return self.fold(self.logits(x), total, count, mask)
+        folded = self.fold(self.phase_logits(x, *held), total, count, mask=mask)
+        return (*folded, x[:, x.shape[1] - self.held[0] :]) if held else folded
 
-    def fold(self, logits: torch.Tensor, total: torch.Tensor, count: torch.Tensor,
-             mask: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
-        """`forward` from the frames' piece `logits`, for training, where the piece CTC takes the same logits."""
-        p = logits.softmax(-1)[..., 1:]
-        if mask is not None:
-            p = p * mask[:, :: self.stride].unsqueeze(2)
-        p = p.sum(dim=1)  # (B, vocab): how much of each piece was heard
+    def fold(self, logits: list[torch.Tensor], total: torch.Tensor, count: torch.Tensor, *held: torch.Tensor,
+             mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The bag's sum and weight from each phase's piece `logits` (`phase_logits`), for training, where the piece
+        CTC takes the same logits; the frames `held` for the next chunk are `forward`'s to keep."""
+        p = 0
+        for j, phase in enumerate(logits):
+            heard = phase.softmax(-1)[..., 1:]
+            if mask is not None:  # a pair counts when its first frame is real, a later phase's when its last is (the
+                # held ones are): the last pair of the frames heard so far waits for the next chunk's first frame
+                real = F.pad(mask, (j, 0), value=True)[:, (self.stride - 1 if j else 0) :: self.stride]
+                real = real[:, : heard.shape[1]]
+                heard = heard * real.unsqueeze(2)
+            p = p + heard.sum(dim=1)  # (B, vocab): how much of each piece was heard
         heard = p @ self.table[1:] if self.gather is None else self.gather(p)
         return total + heard, count + p.sum(dim=1, keepdim=True)
 
-    def embed(self, total: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
-        """The query vector from the state: the mean piece vector heard, projected, unit length."""
+    def embed(self, total: torch.Tensor, count: torch.Tensor, *held: torch.Tensor) -> torch.Tensor:
+        """The query vector from the state (the frames `held` for the next pairs do not count): the mean piece
+        vector heard, projected, unit length."""
         return F.normalize(self.proj(total / count.clamp(min=1e-3)), dim=-1)
 
     def read(self, pieces: torch.Tensor) -> torch.Tensor:
@@ -351,9 +377,10 @@ class StreamingEncoder(nn.Module):
         return x, torch.arange(x.shape[1], device=wav.device)[None, :] < n_valid[:, None]
 
     def pooled(self, x: torch.Tensor, mask: torch.Tensor | None = None,
-               logits: torch.Tensor | None = None) -> torch.Tensor:
+               logits: list[torch.Tensor] | None = None) -> torch.Tensor:
         """Whole utterances' frames -> their query vectors (B, emb_dim), as `step` gives at the last chunk. A bag
-        head's piece `logits` of `x`, where training has them already, are used instead of computed again."""
+        head's piece `logits` of `x` (`WordBag.phase_logits`), where training has them already, are used instead of
+        computed again."""
         state = [torch.zeros(shape, device=x.device) for shape in self.head.state_shapes(x.shape[0])]
         folded = self.head(x, *state, mask=mask) if logits is None else self.head.fold(logits, *state, mask=mask)
         return self.head.embed(*folded)

@@ -180,7 +180,8 @@ def new_student(model_cfg: ModelConfig, data: SpeechSet, seen: list[str], init: 
     """The student a run starts from, and what it carries over (its reading lessons' characters, as "reading"):
     `init`'s weights to fine-tune (of `model_cfg` only a bag head is then used), else a new student whose front end
     is normalised on `data`. With `model_cfg.vocab`, a new bag head on the body, its wordpieces the most frequent in
-    the `seen` texts; a bag of another size on `init` is refused."""
+    the `seen` texts. A bag on `init` keeps its `model_cfg.vocab` commonest pieces (all of them if 0; more is refused)
+    and takes `model_cfg`'s phases (`ModelConfig.bag_phases`)."""
     if init is not None:  # its weights, and the characters of its reading lessons if it had some; no optimizer
         encoder, init_ckpt = load_checkpoint(Path(init))
         ckpt = {"reading": init_ckpt["reading"]} if "reading" in init_ckpt else {}
@@ -190,15 +191,23 @@ def new_student(model_cfg: ModelConfig, data: SpeechSet, seen: list[str], init: 
     else:
         encoder, ckpt = StreamingEncoder(replace(model_cfg, vocab=0)), {}  # a bag head, if asked for, comes below
         set_norm(encoder, data)
-    if model_cfg.vocab and encoder.cfg.vocab and model_cfg.vocab != encoder.cfg.vocab:
-        raise S2RError(f"{init} already pools through a bag of {encoder.cfg.vocab} wordpieces: leave out the "
-                       f"vocabulary size to go on with it, or start from an attention-pooled student")
+    if model_cfg.vocab > encoder.cfg.vocab > 0:
+        raise S2RError(f"{init} pools through a bag of {encoder.cfg.vocab} wordpieces, fewer than the {model_cfg.vocab} "
+                       f"asked for: leave out the vocabulary size to go on with it, or give a smaller one")
     if model_cfg.vocab and not encoder.cfg.vocab:  # a new bag head on the body
         body = {k: v for k, v in encoder.state_dict().items() if not k.startswith("head.")}
-        encoder = StreamingEncoder(replace(encoder.cfg, vocab=model_cfg.vocab, bag_dim=model_cfg.bag_dim))
+        encoder = StreamingEncoder(replace(encoder.cfg, vocab=model_cfg.vocab, bag_dim=model_cfg.bag_dim,
+                                           bag_phases=model_cfg.bag_phases))
         encoder.load_state_dict(body, strict=False)
         ckpt = {}
         start_head(encoder.head, seen)
+    elif encoder.cfg.vocab:  # init's bag: its commonest `model_cfg.vocab` pieces (the table's first rows), paired anew
+        keep = model_cfg.vocab or encoder.cfg.vocab
+        weights = encoder.state_dict()
+        for name, rows in (("head.token_ids", keep), ("head.table", keep + 1), ("head.bias", keep + 1)):
+            weights[name] = weights[name][:rows]
+        encoder = StreamingEncoder(replace(encoder.cfg, vocab=keep, bag_phases=model_cfg.bag_phases))
+        encoder.load_state_dict(weights)
     return encoder, ckpt
 
 
@@ -270,7 +279,7 @@ def train(
     params = [*encoder.parameters(), *(reading.to(device).parameters() if reading is not None else [])]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.epochs * steps_per_epoch
-    sched = one_cycle(opt, cfg.lr, total)
+    sched = one_cycle(opt, cfg.lr, total) if total else None  # no epochs: the student as it starts, written out
     if "optimizer" in ckpt:
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])

@@ -208,6 +208,8 @@ def test_train_takes_the_recipe_options_and_refuses_a_negative_weight(tmp_path):
     refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--checkpoint-minutes",
                   "-1")
     assert refused.returncode == 1 and "--checkpoint-minutes must be 0 (after every step) or more" in refused.stderr
+    refused = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "n.pt"), "--epochs", "-1")
+    assert refused.returncode == 1 and "--epochs must be 0 (write the student as it starts) or more" in refused.stderr
     assert not (tmp_path / "n.pt").exists()
     write_targets(texts, embed_texts(texts), tmp_path / "read.npz")
     run = cli("train", "--data", str(tmp_path / "d.npz"), "--out", str(tmp_path / "l.pt"), "--epochs", "1",

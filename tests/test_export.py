@@ -112,22 +112,10 @@ def test_a_bag_student_exports_its_table_as_two_quantized_layers_and_streams_as_
     speech = parity[0][:: 40]
     reference = eager_embeddings(bag, speech)
     sizes = {name: export_pte(bag, tmp_path / f"{name}.pte", int8=name == "int8") for name in ("int8", "fp32")}
-    assert sizes["fp32"] - sizes["int8"] >= 0.75 * bag.head.table.numel() * 2 * 3  # two copies, 4 bytes -> 1 and 0.5
+    assert sizes["fp32"] - sizes["int8"] >= 0.75 * bag.head.table.numel() * 2 * 3  # two copies, 4 bytes -> 1
     assert cosines(PteEncoder(tmp_path / "fp32.pte"), speech, reference, bag.cfg.chunk_samples).min() >= 0.9999
     assert cosines(PteEncoder(tmp_path / "int8.pte"), speech, reference, bag.cfg.chunk_samples).min() >= 0.99
     assert bag.head.scorer is None and bag.head.table.numel() == 4001 * 32  # export changed a copy, not the student
-
-
-def test_a_bag_whose_pieces_do_not_fill_int4_groups_exports_its_gather_in_int8(tmp_path, parity):
-    from s2r_edge.export.pte import GATHER_GROUP, export_pte
-    from s2r_edge.model import ModelConfig, StreamingEncoder
-
-    torch.manual_seed(0)
-    bag = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2), vocab=4 * GATHER_GROUP + 3, bag_dim=32)).eval()
-    speech = parity[0][:: 80]
-    export_pte(bag, tmp_path / "int8.pte")
-    reference = eager_embeddings(bag, speech)
-    assert cosines(PteEncoder(tmp_path / "int8.pte"), speech, reference, bag.cfg.chunk_samples).min() >= 0.99
 
 
 def test_a_student_with_a_running_mean_norm_exports_its_state_and_streams_as_eager(tmp_path, parity):

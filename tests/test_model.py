@@ -39,9 +39,10 @@ def test_every_chunk_gives_a_unit_vector_and_state_does_not_grow(eager, speech):
     assert [tuple(s.shape) for s in out[1:]] == eager.state_shapes()
 
 
-def test_padding_mask_matches_unpadded_forward():
+@pytest.mark.parametrize("head", [{}, {"vocab": 50, "bag_dim": 16, "bag_phases": 2}])
+def test_padding_mask_matches_unpadded_forward(head):
     torch.manual_seed(0)
-    enc = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2))).eval()
+    enc = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2), **head)).eval()
     wav = torch.randn(1, 5 * 2560) * 0.1
     padded = torch.cat([wav, torch.zeros(1, 3 * 2560)], dim=1)
     with torch.no_grad():
@@ -50,19 +51,40 @@ def test_padding_mask_matches_unpadded_forward():
     assert torch.allclose(alone, masked, atol=1e-5)
 
 
-def test_a_bag_student_streams_as_it_runs_whole_with_a_fixed_state():
+@pytest.mark.parametrize("phases", [1, 2])
+def test_a_bag_student_streams_as_it_runs_whole_with_a_fixed_state(phases):
     torch.manual_seed(0)
-    enc = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2), vocab=50, bag_dim=16)).eval()
+    enc = StreamingEncoder(ModelConfig(dim=32, dilations=(1, 2), vocab=50, bag_dim=16, bag_phases=phases)).eval()
     wav = (torch.randn(7 * 2560) * 0.1).numpy()
     embs = stream(enc, wav)
     with torch.no_grad():
         full, _ = enc(torch.from_numpy(wav[None, :]))
         out = enc.step(torch.from_numpy(wav[None, :2560]), *enc.initial_state())
         x, mask = enc.frames(torch.from_numpy(wav[None, :]), None)
-        shared = enc.pooled(x, mask, enc.head.logits(x))  # training's path: the piece CTC's logits pooled
+        shared = enc.pooled(x, mask, enc.head.phase_logits(x))  # training's path: the piece CTC's logits pooled
     assert (embs[-1] - full).abs().max().item() <= 1e-5 and torch.equal(shared, full)
     assert all(abs(e.norm().item() - 1) < 1e-5 for e in embs)
-    assert [tuple(s.shape) for s in out[1:]] == enc.state_shapes() and enc.state_shapes()[-2:] == [(1, 16), (1, 1)]
+    held = [(1, 1, 32)] if phases == 2 else []
+    assert [tuple(s.shape) for s in out[1:]] == enc.state_shapes()
+    assert enc.state_shapes()[-2 - len(held) :] == [(1, 16), (1, 1), *held]
+
+
+def test_a_bag_paired_both_ways_hears_the_same_pieces_a_frame_later():
+    # frames that are silence (pure blank) but for six in the middle: one frame's delay re-pairs them all, and only
+    # the bag of both pairings is left as it was
+    torch.manual_seed(0)
+    embs = {}
+    for phases in (1, 2):
+        head = StreamingEncoder(ModelConfig(dim=32, dilations=(1,), vocab=20, bag_dim=8, bag_phases=phases)).head
+        with torch.no_grad():
+            head.inp.bias.zero_()
+            head.bias[0] = 30.0  # a pair of zero frames is blank for certain
+            x = torch.zeros(1, 10, 32)
+            x[0, 2:8] = 100 * torch.randn(6, 32)  # far from blank
+            delayed = torch.cat([x.new_zeros(1, 1, 32), x[:, :-1]], dim=1)
+            embs[phases] = [head.embed(*head(f, *[torch.zeros(s) for s in head.state_shapes(1)])) for f in (x, delayed)]
+    assert (embs[2][0] - embs[2][1]).abs().max().item() < 1e-5
+    assert (embs[1][0] - embs[1][1]).abs().max().item() > 1e-2
 
 
 def test_a_bag_heard_for_certain_is_its_read_pieces():

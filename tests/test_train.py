@@ -172,8 +172,16 @@ def test_a_bag_head_on_an_init_body_or_from_scratch_learns_its_pieces_from_speec
     assert reloaded.head.token_ids.tolist() == tuned.head.token_ids.tolist() and len(set(tuned.head.token_ids.tolist())) == 12
     emb = reloaded.step(torch.zeros(1, 2560), *reloaded.initial_state())[0]
     assert torch.isfinite(emb).all() and emb.shape == (1, 384)
-    with pytest.raises(S2RError, match="bag.pt already pools through a bag of 12 wordpieces"):
+    with pytest.raises(S2RError, match="bag.pt pools through a bag of 12 wordpieces, fewer than the 20 asked for"):
         train(tmp_path / "d.npz", tmp_path / "other.pt", cfg, replace(bag, vocab=20), init=tmp_path / "bag.pt")
+    # no epochs: the bag cut to its 8 commonest pieces and paired both ways, nothing learnt
+    cut = train(tmp_path / "d.npz", tmp_path / "cut.pt", replace(cfg, epochs=0), replace(bag, vocab=8, bag_phases=2),
+                init=tmp_path / "bag.pt")
+    assert cut is not None and (cut.cfg.vocab, cut.cfg.bag_phases) == (8, 2)
+    assert cut.head.token_ids.tolist() == tuned.head.token_ids.tolist()[:8]
+    assert torch.equal(cut.head.table, reloaded.head.table[:9]) and torch.equal(cut.blocks[0].conv_weight,
+                                                                                reloaded.blocks[0].conv_weight)
+    assert load_checkpoint(tmp_path / "cut.pt")[0].cfg == cut.cfg
     with pytest.raises(S2RError, match="hold 2[0-9] distinct wordpieces, fewer than the 5000 asked for"):
         train(tmp_path / "d.npz", tmp_path / "other.pt", cfg, replace(bag, vocab=5000), init=tmp_path / "start.pt")
     assert not (tmp_path / "other.pt").exists()
