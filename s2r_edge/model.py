@@ -249,7 +249,8 @@ class WordBag(nn.Module):
         The table itself while training; an export copy's `scorer` (one program reading the table both as a Linear
         weight and as a matmul operand crashed in its first step, so the two products have a layer each)."""
         b, n, d = x.shape
-        x = F.pad(x, (0, 0, 0, -n % self.stride))
+        if n % self.stride:  # (no pad op where none is needed: XNNPACK refused an empty one in a static int8 program)
+            x = F.pad(x, (0, 0, 0, -n % self.stride))
         x = self.inp(x.reshape(b, -1, self.stride * d))
         return x @ self.table.T + self.bias if self.scorer is None else self.scorer(x)
 
