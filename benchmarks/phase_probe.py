@@ -38,22 +38,23 @@ def main() -> None:
     queries = read_queries(DEMO_QUERIES, need_audio=False)
     voice = Voice.parse(DEMO_VOICE)
     spoken = {int(i): voice.speak(queries[int(i)].text).astype(np.float32) for i in args.queries.split(",")}
-    print(f"| program | query (relevant) | {' | '.join(VARIANTS)} |")
-    print(f"|---|---|{'---|' * len(VARIANTS)}")
+    tops, moves = [], []
     for program in args.programs:
         searcher = Searcher.load(index, model=program)
         for i, wav in spoken.items():
             cells = [", ".join(f"{h.id} {h.score:.3f}" for h in searcher.search_samples(vary(wav), k=3).hits)
                      for vary in VARIANTS.values()]
-            print(f"| `{program}` | {i} ({', '.join(queries[i].relevant)}) | {' | '.join(cells)} |")
-    print(f"\n| program | {' | '.join(f'delayed {d}' for d in DELAYS)} |")
-    print(f"|---|{'---|' * len(DELAYS)}")
-    for program in args.programs:
-        searcher = Searcher.load(index, model=program)
+            tops.append(f"| `{program}` | {i} ({', '.join(queries[i].relevant)}) | {' | '.join(cells)} |")
         vector = lambda w: searcher.search_samples(w, k=1).embedding  # noqa: E731
         lowest = [min(float(vector(w) @ vector(np.concatenate([np.zeros(d, np.float32), w]))) for w in spoken.values())
                   for d in DELAYS]
-        print(f"| `{program}` | {' | '.join(f'{c:.4f}' for c in lowest)} |")
+        moves.append(f"| `{program}` | {' | '.join(f'{c:.4f}' for c in lowest)} |")
+    print(f"| program | query (relevant) | {' | '.join(VARIANTS)} |")
+    print(f"|---|---|{'---|' * len(VARIANTS)}")
+    print("\n".join(tops))
+    print(f"\n| program | {' | '.join(f'delayed {d}' for d in DELAYS)} |")
+    print(f"|---|{'---|' * len(DELAYS)}")
+    print("\n".join(moves))
 
 
 if __name__ == "__main__":
