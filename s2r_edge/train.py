@@ -192,8 +192,8 @@ def new_student(model_cfg: ModelConfig, data: SpeechSet, seen: list[str], init: 
         encoder, ckpt = StreamingEncoder(replace(model_cfg, vocab=0)), {}  # a bag head, if asked for, comes below
         set_norm(encoder, data)
     if model_cfg.vocab > encoder.cfg.vocab > 0:
-        raise S2RError(f"{init} pools through a bag of {encoder.cfg.vocab} wordpieces, fewer than the {model_cfg.vocab} "
-                       f"asked for: leave out the vocabulary size to go on with it, or give a smaller one")
+        raise S2RError(f"{init} pools through a bag of {encoder.cfg.vocab} wordpieces, fewer than the "
+                       f"{model_cfg.vocab} asked for: leave out the vocabulary size to go on with it, or give a smaller one")
     if model_cfg.vocab and not encoder.cfg.vocab:  # a new bag head on the body
         body = {k: v for k, v in encoder.state_dict().items() if not k.startswith("head.")}
         encoder = StreamingEncoder(replace(encoder.cfg, vocab=model_cfg.vocab, bag_dim=model_cfg.bag_dim,
@@ -258,6 +258,9 @@ def train(
     resume = out.with_name(out.stem + ".resume.pt")
     start_epoch, start_step, dev_cos = 0, 0, None
     resumed = resume.is_file()
+    if resumed and not cfg.epochs:  # it would be written out unfinished and its resume file deleted
+        raise S2RError(f"{resume} holds an unfinished run: go on with it with the epochs it was started with, or "
+                       f"delete it to write the student as it starts")
     if resumed:  # "epoch": the last one finished (-1: none); "step": batches done of the next
         encoder, ckpt = load_checkpoint(resume)
         start_epoch, start_step, dev_cos = ckpt["epoch"] + 1, ckpt.get("step", 0), ckpt.get("dev_cos")

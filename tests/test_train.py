@@ -182,6 +182,10 @@ def test_a_bag_head_on_an_init_body_or_from_scratch_learns_its_pieces_from_speec
     assert torch.equal(cut.head.table, reloaded.head.table[:9]) and torch.equal(cut.blocks[0].conv_weight,
                                                                                 reloaded.blocks[0].conv_weight)
     assert load_checkpoint(tmp_path / "cut.pt")[0].cfg == cut.cfg
+    (tmp_path / "cut.resume.pt").write_bytes(b"an unfinished run")  # no epochs would end it and lose it
+    with pytest.raises(S2RError, match="cut.resume.pt holds an unfinished run"):
+        train(tmp_path / "d.npz", tmp_path / "cut.pt", replace(cfg, epochs=0), bag, init=tmp_path / "bag.pt")
+    assert (tmp_path / "cut.resume.pt").read_bytes() == b"an unfinished run"
     with pytest.raises(S2RError, match="hold 2[0-9] distinct wordpieces, fewer than the 5000 asked for"):
         train(tmp_path / "d.npz", tmp_path / "other.pt", cfg, replace(bag, vocab=5000), init=tmp_path / "start.pt")
     assert not (tmp_path / "other.pt").exists()
