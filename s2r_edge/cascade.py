@@ -33,6 +33,14 @@ def _decoder():  # type: ignore[no-untyped-def]
     return Decoder(samprate=16000, logfn="/dev/null", **DECODER)
 
 
+def reset() -> None:
+    """Forget the channel the decoder has adapted to: the next utterance is decoded as the first one after loading.
+    PocketSphinx carries its running cepstral mean from one utterance into the next, which helps in a steady noise
+    but makes a transcript depend on what was decoded before it (after 10 s of noise, a clean query comes out
+    garbled)."""
+    _decoder().reinit_feat()
+
+
 def listen(samples: np.ndarray) -> None:
     """Start an utterance and feed it 16 kHz float32 speech in 160 ms chunks: the work done while the user speaks."""
     pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)

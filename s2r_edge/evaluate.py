@@ -73,12 +73,16 @@ def check_labels(queries: list[Query], searcher: Searcher, path: str | Path) -> 
 def evaluate(
     searcher: Searcher, queries: list[Query], systems: tuple[str, ...] = SYSTEMS, progress: bool = True
 ) -> dict[str, SystemScore]:
-    """Run every system on every query (same index, same teacher) and score them."""
+    """Run every system on every query (same index, same teacher) and score them. `cascade-asr` adapts to the
+    channel over the queries, in their order, as a live decoder does in one place; it starts each call as loaded, so
+    that a run's scores do not depend on what was evaluated before it."""
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
         raise S2RError(f"unknown system {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
     if {"cascade-asr", "cascade-gt"} & set(systems):
         cascade.search_text(searcher.index, "warm up")  # load the teacher before anything is timed
+    if "cascade-asr" in systems:
+        cascade.reset()
     results: dict[str, tuple[list[float], list[float]]] = {s: ([], []) for s in systems}
     for q in tqdm(queries, desc="eval", disable=not progress, mininterval=5):
         samples = load_audio(q.audio) if set(systems) - {"cascade-gt"} else None  # cascade-gt needs no audio

@@ -2,9 +2,13 @@
 
 import json
 
+import numpy as np
 import pytest
 
-from s2r_edge.evaluate import reciprocal_rank, score
+from s2r_edge.cascade import transcribe
+from s2r_edge.evaluate import evaluate, reciprocal_rank, score
+from s2r_edge.runtime import Searcher
+from s2r_edge.texts import read_queries
 from tests.test_cli import cli
 
 
@@ -35,6 +39,14 @@ def test_eval_json_has_every_metric_per_system(index_dir, spoken):
         assert 0 <= metrics["r@1"] <= metrics["r@10"] <= 1
     assert systems["cascade-gt"]["mrr@10"] > 0.5  # the transcript finds its document
     assert systems["cascade-asr"]["latency_ms_p50"] > 0
+
+
+def test_cascade_scores_do_not_depend_on_what_was_decoded_before(index_dir, spoken):
+    searcher, queries = Searcher.load(index_dir), read_queries(spoken)
+    first = evaluate(searcher, queries, ("cascade-asr",), progress=False)["cascade-asr"]
+    transcribe(np.random.default_rng(0).normal(0, 0.3, 16000 * 10).astype(np.float32))  # 10 s of loud noise
+    again = evaluate(searcher, queries, ("cascade-asr",), progress=False)["cascade-asr"]
+    assert (again.mrr10, again.r1, again.r10) == (first.mrr10, first.r1, first.r10)
 
 
 @pytest.mark.parametrize(
