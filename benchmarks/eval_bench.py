@@ -201,7 +201,8 @@ one hnswlib index, one teacher (all-MiniLM-L6-v2) for all systems. Queries: {n_q
 voices of the training engines; noise mixed at the given SNR over the whole clip (white; babble of 4 talkers from
 training voices), reverb = synthetic room, RT60 0.6 s. Model `{DEFAULT_MODEL.name}` (int8, ExecuTorch runtime,
 160 ms chunks); `cascade-asr` is PocketSphinx with the real-time search setting of `s2r_edge/cascade.py`, each
-row's queries decoded in order from the decoder as loaded (it adapts its channel estimate over them). Latency: end of audio to top-10 hits, p50 / p90 ms. `cascade-gt` (true transcript, no audio)
+row's queries decoded in order from the decoder as loaded (it adapts its channel estimate over them).
+Latency: end of audio to top-10 hits, p50 / p90 ms. `cascade-gt` (true transcript, no audio)
 scores MRR@10 {gt['mrr@10']:.3f}, R@1 {gt['r@1']:.2f}, R@10 {gt['r@10']:.2f}, {gt['latency_ms_p50']:.1f} ms p50 in every row.
 
 ![MRR@10 against SNR](mrr_vs_snr.png)

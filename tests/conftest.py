@@ -32,6 +32,12 @@ def speech(demo_queries) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="session")
+def loud_noise() -> np.ndarray:
+    """Ten seconds of loud white noise, 16 kHz float32: enough to pull PocketSphinx's channel estimate off speech."""
+    return np.random.default_rng(0).normal(0, 0.3, 16000 * 10).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
 def query_wav(tmp_path_factory, speech) -> Path:
     path = tmp_path_factory.mktemp("audio") / "query.wav"
     sf.write(path, speech[0], 16000)
